@@ -1,0 +1,83 @@
+"""Checkpoints of a run: the latest state and the best on validation.
+
+One orbax CheckpointManager in WORKDIR/checkpoints, one step per evaluation
+(the step number is the number of finished epochs). Its preservation policy
+keeps the newest checkpoint (to resume) and the best by the selection metric
+(to report); everything else is deleted. Each checkpoint holds the train
+state and a small JSON 'progress' record (epoch, early-stopping counters).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers
+
+CHECKPOINT_DIR = 'checkpoints'
+
+
+class Checkpoints:
+  """Saves and restores (state, progress) by epoch."""
+
+  def __init__(self, workdir: str, metric: str, read_only: bool = False):
+    """Opens (or creates) WORKDIR/checkpoints.
+
+    Args:
+      workdir: the run's folder.
+      metric: key of the metrics dict that ranks checkpoints (higher = better),
+        e.g. 'val/recall@20'.
+      read_only: for evaluation: never create the folder (and, since nothing
+        is saved, nothing is deleted).
+    """
+    self.metric = metric
+    best = lambda m: m[metric]
+    options = ocp.CheckpointManagerOptions(
+        best_fn=best,
+        best_mode='max',
+        preservation_policy=checkpoint_managers.AnyPreservationPolicy([
+            checkpoint_managers.LatestN(n=1),
+            checkpoint_managers.BestN(get_metric_fn=best, n=1),
+        ]),
+        # Synchronous: a checkpoint is complete when save() returns, so a
+        # killed run always resumes from a whole checkpoint.
+        enable_async_checkpointing=False,
+        create=not read_only,
+    )
+    self.directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
+    self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+  def latest_epoch(self) -> int | None:
+    return self._manager.latest_step()
+
+  def best_epoch(self) -> int | None:
+    return self._manager.best_step()
+
+  def save(self, epoch: int, state: Any, progress: dict[str, Any],
+           metrics: dict[str, float]) -> None:
+    """Saves the state after `epoch` finished epochs, ranked by `metrics`."""
+    self._manager.save(
+        epoch,
+        args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                progress=ocp.args.JsonSave(progress)),
+        metrics={k: float(v) for k, v in metrics.items()})
+    self._manager.wait_until_finished()
+
+  def restore(self, epoch: int, abstract_state: Any) -> tuple[Any, dict]:
+    """The (state, progress) saved at `epoch`.
+
+    Args:
+      epoch: a saved step (latest_epoch() or best_epoch()).
+      abstract_state: a state pytree (or its jax.eval_shape) giving structure,
+        shapes and dtypes.
+    """
+    restored = self._manager.restore(
+        epoch,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract_state),
+            progress=ocp.args.JsonRestore()))
+    return restored['state'], restored['progress']
+
+  def close(self) -> None:
+    self._manager.close()

@@ -1,0 +1,81 @@
+"""The shared config schema; files in configs/ start from `base()`.
+
+Every field a run reads exists here, so a typo in a config file or on the
+command line (--config.learnin_rate=...) fails at once instead of being
+silently ignored: configs are locked after the file fills them in.
+"""
+
+import ml_collections
+
+
+def synthetic_data() -> ml_collections.ConfigDict:
+  """Arguments of jaxrec.data.synthetic.generate."""
+  return ml_collections.ConfigDict(dict(
+      num_users=600,
+      num_items=400,
+      num_clusters=6,
+      interactions_per_user=25.0,
+      in_cluster=0.9,
+      noise=0.0,
+      feature_dims={},
+      feature_noise=1.0,
+      dislikes_per_user=0.0,
+      seed=0,
+  ))
+
+
+def base() -> ml_collections.ConfigDict:
+  """Defaults shared by every model and dataset."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  # 'synthetic' (built in), 'auto' (detect from path), 'movielens',
+  # 'recbole', 'lightgcn_text' or 'triples'.
+  c.data.format = 'synthetic'
+  c.data.path = ''
+  # Printed when data.path is missing: how to get this dataset.
+  c.data.download_hint = ''
+  # Repeated (user, item) pairs: 'error', 'keep_first' or 'keep_last'.
+  c.data.duplicates = 'error'
+  # Which interactions are positive: 'all', 'rating' (rating >= min_rating)
+  # or 'label' (label == 1).
+  c.data.positive = 'all'
+  c.data.min_rating = 4.0
+  # 'given' (the files' own split), 'ratio' (per user) or 'kfold'.
+  c.data.split = 'ratio'
+  c.data.split_order = 'random'  # or 'time': latest interactions to test.
+  c.data.test_ratio = 0.2
+  c.data.num_folds = 5
+  c.data.fold = 0
+  # Share of each user's train interactions moved to validation (when the
+  # data has no validation split of its own).
+  c.data.val_ratio = 0.1
+  c.data.split_seed = 0
+  c.data.synthetic = synthetic_data()
+
+  c.model = ml_collections.ConfigDict()
+  c.model.name = 'lightgcn'
+  c.model.embed_dim = 64
+  c.model.num_layers = 3
+  # Propagation kernel: 'auto' (fastest measured for the backend), 'csr'
+  # or 'segment_sum'.
+  c.model.propagation = 'auto'
+
+  c.learning_rate = 1e-3
+  # Global batch, split across devices (must be divisible by their number).
+  c.batch_size = 2048
+  c.num_epochs = 200
+  # L2 on the batch's layer-0 embeddings (LightGCN's reg, a.k.a. decay).
+  c.l2_weight = 1e-4
+  # 0 = all local devices.
+  c.num_devices = 0
+
+  c.eval_every_epochs = 5
+  c.eval_ks = (10, 20)
+  c.eval_chunk_size = 256
+  # Model selection and early stopping on this validation metric.
+  c.selection_metric = 'recall@20'
+  # Stop after this many evaluations without improvement (0 = never).
+  c.patience = 10
+  return c

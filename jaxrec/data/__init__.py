@@ -1,0 +1,3 @@
+"""Datasets: one Dataset type, on-disk loaders, splits and a synthetic generator."""
+
+from jaxrec.data.dataset import DataError, Dataset, Interactions

@@ -1,0 +1,138 @@
+"""From `config.data` to a split Dataset: read, keep positives, split, check."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import ml_collections
+import numpy as np
+
+from jaxrec.data import lightgcn_text
+from jaxrec.data import movielens
+from jaxrec.data import recbole
+from jaxrec.data import splits
+from jaxrec.data import synthetic
+from jaxrec.data import triples
+from jaxrec.data.dataset import DataError, Dataset
+
+# Explicit dispatch: data.format -> loader(path, duplicates=...).
+LOADERS: dict[str, Callable[..., Dataset]] = {
+    'movielens': movielens.load_movielens,
+    'recbole': recbole.load_recbole,
+    'lightgcn_text': lightgcn_text.load_lightgcn_text,
+    'triples': triples.load_triples,
+}
+FORMATS = ('synthetic', 'auto', *LOADERS)
+SPLITS = ('given', 'ratio', 'kfold')
+
+
+def detect_format(path: str) -> str:
+  """Guesses the on-disk format of a file or folder (for data.format='auto')."""
+  if os.path.isfile(path):
+    name = os.path.basename(path)
+    if name.endswith('.inter'):
+      return 'recbole'
+    if name in ('u.data', 'ratings.dat', 'ratings.csv'):
+      return 'movielens'
+  elif os.path.isdir(path):
+    names = set(os.listdir(path))
+    if any(n.endswith('.inter') for n in names):
+      return 'recbole'
+    if names & {'u.data', 'ratings.dat', 'ratings.csv'}:
+      return 'movielens'
+  raise DataError(
+      f"config.data.path={path!r}: cannot tell its format (looked for *.inter, "
+      f"u.data, ratings.dat, ratings.csv). Set config.data.format to one of "
+      f"{sorted(LOADERS)}.")
+
+
+def read(cfg: ml_collections.ConfigDict) -> Dataset:
+  """Reads the raw dataset named by cfg (a `config.data`), before splitting."""
+  if cfg.format not in FORMATS:
+    raise DataError(f'config.data.format={cfg.format!r} is not one of '
+                    f'{list(FORMATS)}.')
+  if cfg.format == 'synthetic':
+    return synthetic.generate(**cfg.synthetic.to_dict())
+  path = os.path.expanduser(cfg.path)
+  if not path or not os.path.exists(path):
+    hint = cfg.get('download_hint', '')
+    raise DataError(
+        f'config.data.path={cfg.path!r} does not exist. Point it at the data '
+        f'with --config.data.path=DIR.' + (f' {hint}' if hint else ''))
+  fmt = detect_format(path) if cfg.format == 'auto' else cfg.format
+  return LOADERS[fmt](path, duplicates=cfg.duplicates)
+
+
+def split(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
+  """Applies cfg.split ('given', 'ratio' or 'kfold'), then carves validation."""
+  if cfg.split not in SPLITS:
+    raise DataError(f'config.data.split={cfg.split!r} is not one of {SPLITS}.')
+  if cfg.split == 'given':
+    if not len(ds.test):
+      raise DataError(
+          f'{ds.source}: config.data.split="given" but the data has no test '
+          f"file. Use config.data.split='ratio' or 'kfold', or add the file.")
+  else:
+    pool = ds.all_interactions()
+    if cfg.split == 'ratio':
+      train, test = splits.ratio_split(pool, cfg.test_ratio, cfg.split_seed,
+                                       cfg.split_order)
+    else:
+      if not 0 <= cfg.fold < cfg.num_folds:
+        raise DataError(f'config.data.fold={cfg.fold} must be in '
+                        f'[0, config.data.num_folds={cfg.num_folds}).')
+      train, test = splits.kfold_split(pool, cfg.num_folds, cfg.fold,
+                                       cfg.split_seed)
+    empty = type(pool).empty(like=pool)
+    ds = ds.replace(train=train, val=empty, test=test)
+  if not len(ds.val) and cfg.val_ratio > 0:
+    ds = splits.carve_validation(ds, cfg.val_ratio, cfg.split_seed,
+                                 cfg.split_order)
+  return ds
+
+
+def keep_positive(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
+  """Keeps the interactions that count as positive (cfg.positive) everywhere."""
+  keep = lambda x: splits.filter_positive(x, cfg.positive, cfg.min_rating)
+  return ds.replace(train=keep(ds.train), val=keep(ds.val),
+                    test=keep(ds.test))
+
+
+def check(ds: Dataset) -> None:
+  """Refuses splits a run cannot use (empty train or test, ids out of range)."""
+  for name in ('train', 'test'):
+    if not len(getattr(ds, name)):
+      raise DataError(f'{ds.source}: the {name} split is empty after filtering '
+                      f'and splitting; check config.data.positive / '
+                      f'min_rating and the split ratios.')
+  for name in ('train', 'val', 'test'):
+    part = getattr(ds, name)
+    if len(part) and (part.user.min() < 0 or part.user.max() >= ds.num_users
+                      or part.item.min() < 0 or part.item.max() >= ds.num_items):
+      raise DataError(f'{ds.source}: {name} ids out of range '
+                      f'[0, {ds.num_users}) x [0, {ds.num_items}).')
+  for m, f in ds.item_features.items():
+    if f.shape[0] != ds.num_items:
+      raise DataError(f'{ds.source}: item features {m!r} have {f.shape[0]} '
+                      f'rows for {ds.num_items} items.')
+    if not np.all(np.isfinite(f)):
+      raise DataError(f'{ds.source}: item features {m!r} contain NaN or inf.')
+
+
+def load(cfg: ml_collections.ConfigDict) -> Dataset:
+  """The dataset a run trains on: read, positives kept, split, checked.
+
+  Positives are selected before splitting (the RecBole convention for
+  implicit-feedback models), so ratios apply to the positive interactions.
+
+  Args:
+    cfg: `config.data` (see jaxrec/config.py for the fields).
+
+  Returns:
+    The Dataset with train / val / test filled in.
+  """
+  ds = keep_positive(read(cfg), cfg)
+  ds = split(ds, cfg)
+  check(ds)
+  return ds

@@ -1,0 +1,96 @@
+"""LightGCN (He et al., SIGIR 2020): linear propagation of id embeddings.
+
+E^(k+1) = D^-1/2 A D^-1/2 E^(k) on the user-item graph; the final embedding
+is the mean of E^(0..K); score = <e_u, e_i>; BPR loss with L2 on the batch's
+layer-0 embeddings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import ml_collections
+
+from jaxrec import losses
+from jaxrec import ops
+
+
+class LightGCN(nn.Module):
+  """Embeddings of all users and items after K propagation layers."""
+
+  num_users: int
+  num_items: int
+  embed_dim: int = 64
+  num_layers: int = 3
+  propagation: str = 'auto'
+
+  @nn.compact
+  def __call__(self, graph: jraph.GraphsTuple) -> tuple[jax.Array, jax.Array]:
+    """Propagates the id embeddings over the graph.
+
+    Args:
+      graph: the padded user-item graph (users [0, U), items [U, U + I)).
+
+    Returns:
+      (final, ego): float [U + I, d] each, the layer mean and the layer-0
+      embeddings.
+    """
+    n = self.num_users + self.num_items
+    ego = self.param('embedding', nn.initializers.normal(stddev=0.1),
+                     (n, self.embed_dim))
+    n_pad = graph.nodes['in_edges'].shape[0]
+    x = jnp.pad(ego, ((0, n_pad - n), (0, 0)))
+    final = ops.lightgcn(ops.adjacency(graph), graph.edges['weight'], x,
+                         self.num_layers, self.propagation)
+    return final[:n], ego
+
+
+def create(config: ml_collections.ConfigDict, num_users: int,
+           num_items: int) -> LightGCN:
+  """The model for a config and dataset size."""
+  return LightGCN(num_users=num_users, num_items=num_items,
+                  embed_dim=config.model.embed_dim,
+                  num_layers=config.model.num_layers,
+                  propagation=config.model.propagation)
+
+
+def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
+            batch: dict[str, jax.Array], rng: jax.Array,
+            config: ml_collections.ConfigDict) -> jax.Array:
+  """Per-example BPR + L2 loss.
+
+  Args:
+    model: the module.
+    params: its parameters.
+    graph: the training graph.
+    batch: [B] arrays 'user', 'pos', 'neg' (item ids in [0, I)).
+    rng: unused (LightGCN has no randomness).
+    config: reads l2_weight.
+
+  Returns:
+    float [B].
+  """
+  del rng
+  final, ego = model.apply({'params': params}, graph)
+  u, p, n = batch['user'], batch['pos'] + model.num_users, \
+      batch['neg'] + model.num_users
+  pos = jnp.sum(final[u] * final[p], axis=-1)
+  neg = jnp.sum(final[u] * final[n], axis=-1)
+  return losses.bpr(pos, neg) + config.l2_weight * losses.l2(ego[u], ego[p],
+                                                             ego[n])
+
+
+def eval_outputs(model: LightGCN, params, graph: jraph.GraphsTuple) -> Any:
+  """What ranking needs: (user embeddings [U, d], item embeddings [I, d])."""
+  final, _ = model.apply({'params': params}, graph)
+  return final[:model.num_users], final[model.num_users:]
+
+
+def score(outputs, users: jax.Array) -> jax.Array:
+  """Scores [C, I] of all items for users [C]."""
+  user_emb, item_emb = outputs
+  return user_emb[users] @ item_emb.T

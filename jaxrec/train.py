@@ -1,0 +1,270 @@
+"""The training loop: pmap train step, evaluation, early stopping, resume.
+
+train_and_evaluate(config, workdir) trains, evaluates on validation every
+`eval_every_epochs`, keeps the latest and the best checkpoint, stops early
+after `patience` evaluations without improvement, and finally reports the
+best checkpoint on validation and test. Started on a workdir that already
+holds checkpoints, it resumes from the latest one and continues exactly as
+the uninterrupted run would have (batches depend only on seed, epoch, step).
+
+Files in the workdir:
+  config.json     the full config (launch/evaluate.py rebuilds from it)
+  metrics.jsonl   one JSON object per line: train/*, val/*, and test/*
+  checkpoints/    orbax checkpoints (latest + best)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from absl import logging
+
+from jaxrec import checkpoint
+from jaxrec.errors import ConfigError, TrainingDiverged
+from jaxrec import evaluate
+from jaxrec import sampling
+from jaxrec import task as task_lib
+from jaxrec import train_state
+
+AXIS = 'batch'
+# Keys that may change when a run is resumed (e.g. to train longer).
+RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size')
+
+
+def train_step(model_lib, model, config, state: train_state.TrainState, graph,
+               batch: dict[str, jax.Array], step: jax.Array):
+  """One optimizer step on this device's shard of the global batch.
+
+  Runs under pmap: the state and graph are broadcast, the batch is sharded.
+  The loss is the exact mean over the unpadded examples of the global batch
+  (local masked sums, psum'ed, divided by the global count), so any number
+  of devices computes the same update.
+
+  Args:
+    model_lib: the model's module (see jaxrec.models).
+    model: the flax module.
+    config: the run config.
+    state: train state (identical on every device).
+    graph: the training graph.
+    batch: this device's [B / D] arrays, including 'mask'.
+    step: global step number (folds into the dropout key).
+
+  Returns:
+    (new state, global mean loss).
+  """
+  rng = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed),
+                                              step), jax.lax.axis_index(AXIS))
+  count = jax.lax.psum(jnp.sum(batch['mask']), AXIS)
+
+  def local_loss_sum(params):
+    per_example = model_lib.loss_fn(model, params, graph, batch, rng, config)
+    return jnp.sum(per_example * batch['mask'])
+
+  loss, grads = jax.value_and_grad(local_loss_sum)(state.params)
+  grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / count, grads)
+  loss = jax.lax.psum(loss, AXIS) / count
+  return state.apply_gradients(grads=grads), loss
+
+
+def make_step(task: task_lib.Task):
+  """The pmapped train step: state and graph broadcast, batch sharded."""
+  step = functools.partial(train_step, task.model_lib, task.model, task.config)
+  return jax.pmap(step, axis_name=AXIS, in_axes=(None, None, 0, None),
+                  out_axes=(None, None))
+
+
+def shard(batch: dict[str, np.ndarray], num_devices: int):
+  """[B] arrays -> [D, B / D] arrays for pmap."""
+  return {k: v.reshape(num_devices, -1, *v.shape[1:]) for k, v in batch.items()}
+
+
+def num_devices(config: ml_collections.ConfigDict) -> int:
+  """Devices to train on; the global batch must split evenly across them."""
+  n = config.num_devices or jax.local_device_count()
+  if n > jax.local_device_count():
+    raise ConfigError(f'config.num_devices={n} but only '
+                     f'{jax.local_device_count()} devices are available.')
+  if config.batch_size % n:
+    raise ConfigError(f'config.batch_size={config.batch_size} does not split '
+                     f'across {n} devices; use a multiple of {n}.')
+  return n
+
+
+class MetricsLog:
+  """WORKDIR/metrics.jsonl: one JSON object per line, appended and flushed."""
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, 'metrics.jsonl')
+
+  def write(self, record: dict[str, Any]) -> None:
+    with open(self.path, 'a') as f:
+      f.write(json.dumps(record) + '\n')
+
+  def read(self) -> list[dict[str, Any]]:
+    if not os.path.exists(self.path):
+      return []
+    with open(self.path) as f:
+      return [json.loads(line) for line in f if line.strip()]
+
+  def truncate_after(self, epoch: int) -> None:
+    """Drops records of epochs after `epoch` (they will be redone on resume)."""
+    kept = [r for r in self.read() if r.get('epoch', 0) <= epoch
+            and 'best_epoch' not in r]
+    with open(self.path, 'w') as f:
+      f.writelines(json.dumps(r) + '\n' for r in kept)
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes config.json, or checks it against the one a resumed run saved."""
+  path = os.path.join(workdir, 'config.json')
+  new = json.loads(config.to_json())
+  if os.path.exists(path):
+    with open(path) as f:
+      old = json.load(f)
+    changed = _diff(old, new)
+    changed = [k for k in changed if k not in RESUMABLE_KEYS]
+    if changed:
+      raise ConfigError(
+          f'{workdir} holds a run with a different config (changed: '
+          f'{", ".join(changed)}). Resume it with the same config, or pass a '
+          f'new --workdir.')
+  with open(path, 'w') as f:
+    json.dump(new, f, indent=2)
+
+
+def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
+  """Dotted keys whose values differ between two nested dicts."""
+  if isinstance(a, dict) and isinstance(b, dict):
+    keys = sorted(set(a) | set(b))
+    return [d for k in keys
+            for d in _diff(a.get(k), b.get(k), f'{prefix}{k}.')]
+  return [] if a == b else [prefix[:-1]]
+
+
+def _log_order(config) -> list[str]:
+  """Metric names in reading order: recall, nDCG, precision, hit per K."""
+  return [f'{m}@{k}' for k in config.eval_ks
+          for m in ('recall', 'ndcg', 'precision', 'hit')]
+
+
+def _new_progress() -> dict[str, Any]:
+  return {'epoch': 0, 'best_epoch': None, 'best_metric': None,
+          'evals_since_best': 0, 'finished': False}
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict,
+                       workdir: str) -> dict[str, float]:
+  """Trains (or resumes) a run in `workdir` and evaluates its best checkpoint.
+
+  Args:
+    config: the run config (see jaxrec/config.py).
+    workdir: folder for config.json, metrics.jsonl and checkpoints/.
+
+  Returns:
+    The best checkpoint's metrics: 'val/...' and 'test/...' keys.
+  """
+  os.makedirs(workdir, exist_ok=True)
+  save_config(config, workdir)
+  devices = num_devices(config)
+  task = task_lib.build(config)
+  log = MetricsLog(workdir)
+  key = train_state.selection_key(config)
+  ckpts = checkpoint.Checkpoints(workdir, key)
+
+  state = train_state.create(task, config.seed)
+  progress = _new_progress()
+  if ckpts.latest_epoch() is not None:
+    state, progress = ckpts.restore(ckpts.latest_epoch(), state)
+    log.truncate_after(progress['epoch'])
+    logging.info('Resumed from %s at epoch %d.', ckpts.directory,
+                 progress['epoch'])
+  n_params = sum(x.size for x in jax.tree.leaves(state.params))
+  logging.info('Model %s: %d parameters; training on %d device(s) (%s).',
+               config.model.name, n_params, devices, jax.default_backend())
+
+  batches = sampling.BPRBatches(task.dataset.train, task.dataset.num_users,
+                                task.dataset.num_items, config.batch_size,
+                                config.seed)
+  p_step = make_step(task)
+  steps = batches.steps_per_epoch
+  start, t_start = progress['epoch'], time.time()
+  graph = jax.device_put(task.graph)
+
+  while not progress['finished'] and progress['epoch'] < config.num_epochs:
+    epoch = progress['epoch']
+    t0 = time.time()
+    losses = []
+    for s in range(steps):
+      batch = shard(batches.batch(epoch, s), devices)
+      state, loss = p_step(state, graph, batch, epoch * steps + s)
+      losses.append(loss)
+    loss = float(jnp.mean(jnp.stack(losses)))
+    if not math.isfinite(loss):
+      raise TrainingDiverged(
+          f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
+          f'last good checkpoint is epoch {ckpts.latest_epoch()} in '
+          f'{ckpts.directory}. Lower --config.learning_rate (now '
+          f'{config.learning_rate}) and start a new --workdir.')
+    progress['epoch'] = epoch = epoch + 1
+    seconds = time.time() - t0
+    elapsed = time.time() - t_start
+    eta = elapsed / (epoch - start) * (config.num_epochs - epoch)
+    logging.info('epoch %d/%d  loss %.5f  %.0f items/s  elapsed %.1fs  '
+                 'ETA %.1fs', epoch, config.num_epochs, loss,
+                 len(batches.users) / seconds, elapsed, eta)
+    log.write({'epoch': epoch, 'step': epoch * steps, 'train/loss': loss,
+               'train/items_per_sec': len(batches.users) / seconds,
+               'train/epoch_seconds': seconds})
+
+    if epoch % config.eval_every_epochs and epoch != config.num_epochs:
+      continue
+    val = evaluate.evaluate_params(task, state.params, 'val')
+    val = {f'val/{k}': v for k, v in val.items()}
+    log.write({'epoch': epoch, **val})
+    logging.info('epoch %d  %s', epoch, '  '.join(
+        f'{k} {val[f"val/{k}"]:.4f}' for k in _log_order(config)))
+    if progress['best_metric'] is None or val[key] > progress['best_metric']:
+      progress.update(best_epoch=epoch, best_metric=val[key],
+                      evals_since_best=0)
+    else:
+      progress['evals_since_best'] += 1
+    if config.patience and progress['evals_since_best'] >= config.patience:
+      logging.info('Early stop: %s has not improved for %d evaluations '
+                   '(best %.4f at epoch %d).', key, config.patience,
+                   progress['best_metric'], progress['best_epoch'])
+      progress['finished'] = True
+    ckpts.save(epoch, state, progress, {key: val[key]})
+
+  result = _final_report(task, ckpts, state, log)
+  ckpts.close()
+  return result
+
+
+def _final_report(task, ckpts, state, log) -> dict[str, float]:
+  """Evaluates the best checkpoint on val and test and logs a table."""
+  best = ckpts.best_epoch()
+  if best is None:
+    raise ConfigError('No checkpoint was saved: num_epochs must reach at least '
+                     'one evaluation.')
+  state, _ = ckpts.restore(best, state)
+  result = {}
+  rows = {}
+  for split in ('val', 'test'):
+    rows[f'{task.config.model.name} ({split})'] = m = evaluate.evaluate_params(
+        task, state.params, split)
+    result.update({f'{split}/{k}': v for k, v in m.items()})
+  rows['MostPop (test)'] = evaluate.evaluate_most_popular(task, 'test')
+  logging.info('Best checkpoint: epoch %d of %s\n%s', best, ckpts.directory,
+               evaluate.format_table(rows, task.config.eval_ks))
+  log.write({'best_epoch': best, **result,
+             **{f'most_pop/{k}': v for k, v in rows['MostPop (test)'].items()}})
+  return result

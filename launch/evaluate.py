@@ -1,0 +1,39 @@
+"""Restores a run's checkpoint, prints its metrics and writes eval_<split>.json.
+
+  python launch/evaluate.py --workdir=DIR [--split=val|test] \
+      [--checkpoint=best|latest]
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from jaxrec import evaluate
+from jaxrec import logs
+from jaxrec.errors import UserError
+
+_WORKDIR = flags.DEFINE_string('workdir', None, 'Folder of a training run.')
+_SPLIT = flags.DEFINE_enum('split', 'test', ['val', 'test'], 'Split to score.')
+_CHECKPOINT = flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'],
+                                'Which checkpoint to restore.')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
+  logs.setup()
+  try:
+    result = evaluate.evaluate_workdir(_WORKDIR.value, _SPLIT.value,
+                                       _CHECKPOINT.value)
+  except UserError as e:
+    sys.exit(f'error: {e}')
+  config = evaluate.load_config(_WORKDIR.value)
+  name = f'{config.model.name} ({_SPLIT.value}, epoch {result["epoch"]})'
+  print(evaluate.format_table({name: result}, config.eval_ks))
+  print(f'Wrote {_WORKDIR.value}/eval_{_SPLIT.value}.json')
+
+
+if __name__ == '__main__':
+  flags.mark_flags_as_required(['workdir'])
+  app.run(main)
