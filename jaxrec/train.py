@@ -123,22 +123,27 @@ class MetricsLog:
       f.writelines(json.dumps(r) + '\n' for r in kept)
 
 
-def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Writes config.json, or checks it against the one a resumed run saved."""
+def check_config_matches(config: ml_collections.ConfigDict,
+                         workdir: str) -> None:
+  """Refuses to resume a workdir whose saved config differs (but for RESUMABLE_KEYS)."""
   path = os.path.join(workdir, 'config.json')
-  new = json.loads(config.to_json())
-  if os.path.exists(path):
-    with open(path) as f:
-      old = json.load(f)
-    changed = _diff(old, new)
-    changed = [k for k in changed if k not in RESUMABLE_KEYS]
-    if changed:
-      raise ConfigError(
-          f'{workdir} holds a run with a different config (changed: '
-          f'{", ".join(changed)}). Resume it with the same config, or pass a '
-          f'new --workdir.')
-  with open(path, 'w') as f:
-    json.dump(new, f, indent=2)
+  if not os.path.exists(path):
+    return
+  with open(path) as f:
+    old = json.load(f)
+  changed = [k for k in _diff(old, json.loads(config.to_json()))
+             if k not in RESUMABLE_KEYS]
+  if changed:
+    raise ConfigError(
+        f'{workdir} holds a run with a different config (changed: '
+        f'{", ".join(changed)}). Resume it with the same config, or pass a '
+        f'new --workdir.')
+
+
+def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """Writes WORKDIR/config.json (launch/evaluate.py rebuilds the run from it)."""
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(json.loads(config.to_json()), f, indent=2)
 
 
 def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
@@ -173,9 +178,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     The best checkpoint's metrics: 'val/...' and 'test/...' keys.
   """
   os.makedirs(workdir, exist_ok=True)
-  save_config(config, workdir)
+  check_config_matches(config, workdir)
   devices = num_devices(config)
-  task = task_lib.build(config)
+  task = task_lib.build(config)  # Loads and checks the data: fails early.
+  save_config(config, workdir)
   log = MetricsLog(workdir)
   key = train_state.selection_key(config)
   ckpts = checkpoint.Checkpoints(workdir, key)

@@ -14,7 +14,6 @@ import time
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
 from jaxrec import logs
@@ -47,7 +46,6 @@ def main(argv):
   try:
     train.train_and_evaluate(_CONFIG.value, workdir)
   except UserError as e:
-    logging.error('%s', e)
     sys.exit(f'error: {e}')
 
 
