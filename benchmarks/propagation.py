@@ -106,6 +106,8 @@ def jax_candidates(n: int):
           lambda a, w, x: ops.propagate(a['adj'], w, x, 'segment_sum'),
       'jaxrec csr (custom vjp)':
           lambda a, w, x: ops.propagate(a['adj'], w, x, 'csr'),
+      'jaxrec csr (custom vjp, symmetric)':
+          lambda a, w, x: ops.propagate(a['adj'], w, x, 'csr', symmetric=True),
   }
 
 
@@ -126,9 +128,10 @@ def time_jax(g, width: int, reps: int) -> dict[str, dict[str, float]]:
     # value_and_grad: the loss value needs the forward product, so XLA
     # cannot drop it (the gradient of a linear map alone would not).
     fwd_bwd = jax.jit(jax.value_and_grad(
-        lambda a, w, x, f=f: jnp.sum(f(a, w, x) * probe), argnums=2))
+        lambda a, w, x, p, f=f: jnp.sum(f(a, w, x) * p), argnums=2))
     out[name] = {'fwd_ms': time_ms(fwd, arrays, w, x, reps=reps),
-                 'fwd_bwd_ms': time_ms(fwd_bwd, arrays, w, x, reps=reps)}
+                 'fwd_bwd_ms': time_ms(fwd_bwd, arrays, w, x, probe,
+                                       reps=reps)}
     print(f'  {name:40s} fwd {out[name]["fwd_ms"]:9.2f} ms   fwd+bwd '
           f'{out[name]["fwd_bwd_ms"]:9.2f} ms', flush=True)
   return out

@@ -111,19 +111,21 @@ def _resolve(impl: str) -> str:
   return impl
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
-def _propagate(impl: str, adj: Adjacency, w: jax.Array, x: jax.Array):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1))
+def _propagate(impl: str, symmetric: bool, adj: Adjacency, w: jax.Array,
+               x: jax.Array):
   return KERNELS[impl](adj, w, x)
 
 
-def _propagate_fwd(impl, adj, w, x):
+def _propagate_fwd(impl, symmetric, adj, w, x):
   return KERNELS[impl](adj, w, x), (adj, w, x)
 
 
-def _propagate_bwd(impl, residuals, g):
+def _propagate_bwd(impl, symmetric, residuals, g):
   adj, w, x = residuals
-  # d/dx: A^T g, the same structure with the reverse edges' weights.
-  dx = KERNELS[impl](adj, w[adj.reverse], g)
+  # d/dx: A^T g, the same structure with the reverse edges' weights (which
+  # are the weights themselves when A is symmetric: no gather needed).
+  dx = KERNELS[impl](adj, w if symmetric else w[adj.reverse], g)
   # d/dw(s->t) = <g[t], x[s]>; dead code unless the weights are trained.
   dw = jnp.sum(g[adj.receivers] * x[adj.senders], axis=-1).astype(w.dtype)
   return None, dw, dx
@@ -133,7 +135,7 @@ _propagate.defvjp(_propagate_fwd, _propagate_bwd)
 
 
 def propagate(adj: Adjacency, weights: jax.Array, x: jax.Array,
-              impl: str = 'auto') -> jax.Array:
+              impl: str = 'auto', symmetric: bool = False) -> jax.Array:
   """Weighted neighbour sum out[t] = sum_{s->t} w(s->t) x[s].
 
   Args:
@@ -141,15 +143,19 @@ def propagate(adj: Adjacency, weights: jax.Array, x: jax.Array,
     weights: float [E] per-edge weights (0 on padding edges).
     x: float [N, d] node features (N = padded node count).
     impl: 'auto', 'csr' or 'segment_sum'.
+    symmetric: promise that w(s->t) == w(t->s) for every edge (true of the
+      symmetric normalisation); the backward pass then skips a gather. The
+      weights' own gradient is exact either way.
 
   Returns:
     float [N, d].
   """
-  return _propagate(_resolve(impl), adj, weights, x)
+  return _propagate(_resolve(impl), symmetric, adj, weights, x)
 
 
 def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
-             num_layers: int, impl: str = 'auto') -> jax.Array:
+             num_layers: int, impl: str = 'auto',
+             symmetric: bool = False) -> jax.Array:
   """LightGCN's layer stack: mean of x, Ax, A^2 x, ..., A^K x.
 
   Args:
@@ -158,6 +164,7 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
     x: float [N, d] layer-0 embeddings.
     num_layers: K >= 0.
     impl: propagation kernel, see `propagate`.
+    symmetric: whether the weights are symmetric, see `propagate`.
 
   Returns:
     float [N, d] the mean over layers 0..K.
@@ -165,6 +172,6 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
   impl = _resolve(impl)
   total, h = x, x
   for _ in range(num_layers):
-    h = propagate(adj, weights, h, impl)
+    h = propagate(adj, weights, h, impl, symmetric)
     total = total + h
   return total / (num_layers + 1)

@@ -155,6 +155,18 @@ def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
   return [] if a == b else [prefix[:-1]]
 
 
+def run_epoch(p_step, state, graph, batches: sampling.BPRBatches, epoch: int,
+              devices: int):
+  """One pass over the train interactions; returns (state, mean batch loss)."""
+  steps = batches.steps_per_epoch
+  losses = []
+  for s in range(steps):
+    batch = shard(batches.batch(epoch, s), devices)
+    state, loss = p_step(state, graph, batch, epoch * steps + s)
+    losses.append(loss)  # Kept on device: no host sync inside the epoch.
+  return state, float(jnp.mean(jnp.stack(losses)))
+
+
 def _log_order(config) -> list[str]:
   """Metric names in reading order: recall, nDCG, precision, hit per K."""
   return [f'{m}@{k}' for k in config.eval_ks
@@ -208,12 +220,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   while not progress['finished'] and progress['epoch'] < config.num_epochs:
     epoch = progress['epoch']
     t0 = time.time()
-    losses = []
-    for s in range(steps):
-      batch = shard(batches.batch(epoch, s), devices)
-      state, loss = p_step(state, graph, batch, epoch * steps + s)
-      losses.append(loss)
-    loss = float(jnp.mean(jnp.stack(losses)))
+    state, loss = run_epoch(p_step, state, graph, batches, epoch, devices)
     if not math.isfinite(loss):
       raise TrainingDiverged(
           f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '

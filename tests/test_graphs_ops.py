@@ -109,6 +109,19 @@ def test_propagate_gradients_equal_dense(impl):
 
 
 @pytest.mark.parametrize('impl', IMPLS)
+def test_symmetric_shortcut_gives_the_same_gradient(impl):
+  rng = np.random.default_rng(4)
+  g = _random_graph(rng)
+  n = g.nodes['in_edges'].shape[0]
+  adj = ops.adjacency(g)
+  x = jnp.asarray(rng.normal(size=(n, 3)), jnp.float32)
+  w = jnp.asarray(g.edges['weight'])
+  grads = [jax.grad(lambda x, s=s: jnp.sum(jnp.sin(
+      ops.propagate(adj, w, x, impl, symmetric=s))))(x) for s in (False, True)]
+  np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('impl', IMPLS)
 def test_lightgcn_stack_equals_dense_mean_of_powers(impl):
   rng = np.random.default_rng(2)
   g = _random_graph(rng)

@@ -44,8 +44,9 @@ class LightGCN(nn.Module):
                      (n, self.embed_dim))
     n_pad = graph.nodes['in_edges'].shape[0]
     x = jnp.pad(ego, ((0, n_pad - n), (0, 0)))
+    # graphs.bipartite's weights are the symmetric normalisation.
     final = ops.lightgcn(ops.adjacency(graph), graph.edges['weight'], x,
-                         self.num_layers, self.propagation)
+                         self.num_layers, self.propagation, symmetric=True)
     return final[:n], ego
 
 
