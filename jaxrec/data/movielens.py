@@ -208,13 +208,6 @@ def load_movielens(path: readers.PathLike,
   names, features = None, {}
   if os.path.isfile(movies_path):
     names, features = read_movies(movies_path, item_ids)
-  dataset = Dataset(
-      name=_dataset_name(ratings_path), source=os.fspath(path),
-      num_users=len(user_ids), num_items=len(item_ids), train=train,
-      val=Interactions.empty(like=train), test=Interactions.empty(like=train),
-      user_ids=user_ids, item_ids=item_ids, item_names=names,
-      item_features=features)
-  dataset, _ = splits.check_duplicates(dataset, duplicates,
-                                       files={'train': ratings_path},
-                                       lines={'train': table.line})
-  return dataset
+  return splits.unsplit_dataset(
+      _dataset_name(ratings_path), os.fspath(path), train, user_ids, item_ids,
+      names, features, duplicates, ratings_path, table.line)

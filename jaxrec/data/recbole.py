@@ -202,13 +202,6 @@ def load_recbole(path: readers.PathLike, duplicates: str = 'error') -> Dataset:
   names, features = None, {}
   if os.path.isfile(stem + '.item'):
     names, features = read_items(stem + '.item', item_ids)
-  dataset = Dataset(
-      name=os.path.basename(stem), source=os.fspath(path),
-      num_users=len(user_ids), num_items=len(item_ids), train=train,
-      val=Interactions.empty(like=train), test=Interactions.empty(like=train),
-      user_ids=user_ids, item_ids=item_ids, item_names=names,
-      item_features=features)
-  dataset, _ = splits.check_duplicates(dataset, duplicates,
-                                       files={'train': inter_path},
-                                       lines={'train': table.line})
-  return dataset
+  return splits.unsplit_dataset(
+      os.path.basename(stem), os.fspath(path), train, user_ids, item_ids,
+      names, features, duplicates, inter_path, table.line)

@@ -283,3 +283,30 @@ def check_duplicates(
     order = np.argsort(key[~seen], kind='stable')
     earlier.append((file, key[~seen][order], line[order]))
   return dataset, removed
+
+
+def unsplit_dataset(name: str, source: str, train: Interactions,
+                    user_ids: np.ndarray, item_ids: np.ndarray,
+                    item_names: Optional[np.ndarray],
+                    item_features: Mapping[str, np.ndarray], duplicates: str,
+                    file: str, lines: np.ndarray) -> Dataset:
+  """A Dataset of one interaction log (all in train), duplicates checked.
+
+  Args:
+    name, source, user_ids, item_ids, item_names, item_features: see Dataset.
+    train: [n] the log's interactions.
+    duplicates: the duplicates policy (see check_duplicates).
+    file: the file the log was read from, for messages.
+    lines: int64 [n] 1-based line number of each row in `file`.
+
+  Returns:
+    The Dataset, with empty val and test.
+  """
+  empty = Interactions.empty(like=train)
+  dataset = Dataset(name=name, source=source, num_users=len(user_ids),
+                    num_items=len(item_ids), train=train, val=empty,
+                    test=empty, user_ids=user_ids, item_ids=item_ids,
+                    item_names=item_names, item_features=item_features)
+  dataset, _ = check_duplicates(dataset, duplicates, files={'train': file},
+                                lines={'train': lines})
+  return dataset
