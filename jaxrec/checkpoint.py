@@ -3,8 +3,10 @@
 One orbax CheckpointManager in WORKDIR/checkpoints, one step per evaluation
 (the step number is the number of finished epochs). Its preservation policy
 keeps the newest checkpoint (to resume) and the best by the selection metric
-(to report); everything else is deleted. Each checkpoint holds the train
-state and a small JSON 'progress' record (epoch, early-stopping counters).
+(to report), ranked by a 'selection' value (higher is better: the
+validation metric, or minus the training loss when there is no validation
+split); everything else is deleted. Each checkpoint holds the train state and
+a small JSON 'progress' record (epoch, early-stopping counters).
 """
 
 from __future__ import annotations
@@ -21,18 +23,15 @@ CHECKPOINT_DIR = 'checkpoints'
 class Checkpoints:
   """Saves and restores (state, progress) by epoch."""
 
-  def __init__(self, workdir: str, metric: str, read_only: bool = False):
+  def __init__(self, workdir: str, read_only: bool = False):
     """Opens (or creates) WORKDIR/checkpoints.
 
     Args:
       workdir: the run's folder.
-      metric: key of the metrics dict that ranks checkpoints (higher = better),
-        e.g. 'val/recall@20'.
       read_only: for evaluation: never create the folder (and, since nothing
         is saved, nothing is deleted).
     """
-    self.metric = metric
-    best = lambda m: m[metric]
+    best = lambda m: m['selection']
     options = ocp.CheckpointManagerOptions(
         best_fn=best,
         best_mode='max',
@@ -55,13 +54,13 @@ class Checkpoints:
     return self._manager.best_step()
 
   def save(self, epoch: int, state: Any, progress: dict[str, Any],
-           metrics: dict[str, float]) -> None:
-    """Saves the state after `epoch` finished epochs, ranked by `metrics`."""
+           selection: float) -> None:
+    """Saves the state after `epoch` finished epochs (higher selection wins)."""
     self._manager.save(
         epoch,
         args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                 progress=ocp.args.JsonSave(progress)),
-        metrics={k: float(v) for k, v in metrics.items()})
+        metrics={'selection': float(selection)})
     self._manager.wait_until_finished()
 
   def restore(self, epoch: int, abstract_state: Any) -> tuple[Any, dict]:

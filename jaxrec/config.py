@@ -24,6 +24,28 @@ def synthetic_data() -> ml_collections.ConfigDict:
   ))
 
 
+def item_graph_data() -> ml_collections.ConfigDict:
+  """How item-item models (co-purchase GCN) build their graph."""
+  return ml_collections.ConfigDict(dict(
+      # 'toy' (the GCN article's), 'baskets' (CSV at data.path) or
+      # 'histories' (items of the same user, from data.format / data.path).
+      source='histories',
+      # Keep pairs that co-occur at least this often.
+      min_count=1,
+      # Histories: pair each interaction with the next max_offset ones of the
+      # user (0 = all), only within `window` time units (0 = any), keeping
+      # each user's latest max_per_user interactions (0 = all).
+      max_offset=0,
+      window=0.0,
+      max_per_user=0,
+      baskets=dict(order_column='order_id', item_column='item_id',
+                   time_column='', names_path='', name_column='name',
+                   # Orders with more items are skipped (0 = keep all).
+                   max_basket=100),
+      toy=dict(num_items=20, category_size=7, p_in=0.7, p_out=0.05, seed=42),
+  ))
+
+
 def base() -> ml_collections.ConfigDict:
   """Defaults shared by every model and dataset."""
   c = ml_collections.ConfigDict()
@@ -53,6 +75,7 @@ def base() -> ml_collections.ConfigDict:
   c.data.val_ratio = 0.1
   c.data.split_seed = 0
   c.data.synthetic = synthetic_data()
+  c.data.item_graph = item_graph_data()
 
   c.model = ml_collections.ConfigDict()
   c.model.name = 'lightgcn'
@@ -61,9 +84,21 @@ def base() -> ml_collections.ConfigDict:
   # Propagation kernel: 'auto' (fastest measured for the backend), 'csr'
   # or 'segment_sum'.
   c.model.propagation = 'auto'
+  # Item-item GCN: hidden width (embed_dim is the output width), dropout,
+  # inputs (one-hot ids and/or item feature modalities), GCN edge weights
+  # from co-occurrence counts, negatives per positive edge.
+  c.model.hidden_dim = 64
+  c.model.dropout = 0.3
+  c.model.use_ids = True
+  c.model.features = ()
+  c.model.weighted_edges = False
+  c.model.neg_ratio = 1
+  # How item-item models rank: 'cosine' (the GCN article's) or 'dot'.
+  c.model.similarity = 'cosine'
 
   c.learning_rate = 1e-3
-  # Global batch, split across devices (must be divisible by their number).
+  # Global batch, split across devices (must be divisible by their number);
+  # 0 = the whole epoch in one batch.
   c.batch_size = 2048
   c.num_epochs = 200
   # L2 on the batch's layer-0 embeddings (LightGCN's reg, a.k.a. decay).
@@ -72,6 +107,8 @@ def base() -> ml_collections.ConfigDict:
   c.num_devices = 0
 
   c.eval_every_epochs = 5
+  # Log (and write to metrics.jsonl) the training loss every this many epochs.
+  c.log_every_epochs = 1
   c.eval_ks = (10, 20)
   c.eval_chunk_size = 256
   # Model selection and early stopping on this validation metric.
@@ -79,3 +116,26 @@ def base() -> ml_collections.ConfigDict:
   # Stop after this many evaluations without improvement (0 = never).
   c.patience = 10
   return c
+
+
+def from_saved(saved: dict) -> ml_collections.ConfigDict:
+  """A run's saved config (config.json) on top of today's defaults.
+
+  Fields added since the run was saved keep their defaults, so old runs
+  still evaluate; JSON lists become tuples where the default is a tuple.
+  """
+  config = base()
+  _merge(config, saved)
+  return config
+
+
+def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:
+  for key, value in saved.items():
+    current = config.get(key)
+    if isinstance(current, ml_collections.ConfigDict) and isinstance(value,
+                                                                     dict):
+      _merge(current, value)
+    elif isinstance(current, tuple) and isinstance(value, list):
+      config[key] = tuple(value)
+    else:
+      config[key] = value

@@ -1,50 +1,41 @@
-"""Evaluating a model (or MostPop) on a split, and from a saved run."""
+"""Restoring a saved run, and printing metrics tables."""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-import jax
 import ml_collections
 
 from jaxrec import checkpoint
-from jaxrec import metrics
-from jaxrec import task as task_lib
+from jaxrec import config as config_lib
+from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError
 
-
-def evaluate_params(task: task_lib.Task, params: Any,
-                    split: str) -> dict[str, float]:
-  """Full-ranking metrics of the model with `params` on 'val' or 'test'."""
-  # One device: params may come from a pmap replicated over several.
-  params = jax.device_put(params, jax.local_devices()[0])
-  outputs = jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
-      task.model, params, task.graph)
-  return metrics.evaluate(task.model_lib.score, outputs, task.truth(split),
-                          task.exclude(split), task.dataset.num_items,
-                          task.config.eval_ks, task.config.eval_chunk_size)
+# Per-user / per-item counts, not metrics: left out of tables.
+_NOT_METRICS = ('num_users', 'epoch')
 
 
-def evaluate_most_popular(task: task_lib.Task, split: str) -> dict[str, float]:
-  """The MostPop baseline (train counts) through the same evaluation."""
-  pop = metrics.item_popularity(task.dataset.train, task.dataset.num_items)
-  return metrics.evaluate(metrics.most_popular_scores, pop, task.truth(split),
-                          task.exclude(split), task.dataset.num_items,
-                          task.config.eval_ks, task.config.eval_chunk_size)
+def column_key(name: str) -> tuple[int, int]:
+  """Sorts 'auc' first, then metric@K by K and METRICS order."""
+  if '@' not in name:
+    return (-1, 0)
+  metric, k = name.split('@')
+  order = ('recall', 'ndcg', 'precision', 'hit')
+  return (int(k), order.index(metric) if metric in order else len(order))
 
 
-def format_table(rows: Mapping[str, Mapping[str, float]],
-                 ks: Sequence[int]) -> str:
-  """A text table: one row per model, columns metric@K."""
-  cols = [f'{m}@{k}' for k in sorted(ks) for m in metrics.METRICS]
+def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
+  """A text table: one row per model, one column per metric."""
+  cols = sorted({c for row in rows.values() for c in row
+                 if c not in _NOT_METRICS}, key=column_key)
   width = max(len(r) for r in rows) + 2
   lines = [''.ljust(width) + ''.join(c.rjust(13) for c in cols)]
   for name, row in rows.items():
-    lines.append(name.ljust(width) +
-                 ''.join(f'{row[c]:13.4f}' for c in cols))
+    lines.append(name.ljust(width) + ''.join(
+        f'{row[c]:13.4f}' if c in row else ' ' * 13 for c in cols))
   return '\n'.join(lines)
 
 
@@ -52,11 +43,34 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
   """The config a run saved in WORKDIR/config.json."""
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    raise ConfigError(
-        f'{path} not found: --workdir must be a folder written by '
-        f'launch/train.py.')
+    raise ConfigError(f'{path} not found: --workdir must be a folder written '
+                      f'by launch/train.py.')
   with open(path) as f:
-    return ml_collections.ConfigDict(json.load(f))
+    return config_lib.from_saved(json.load(f))
+
+
+def restore_run(workdir: str, which: str = 'best'
+                ) -> tuple[tasks.Task, Any, int]:
+  """Rebuilds a run's task from its config.json and restores parameters.
+
+  Args:
+    workdir: folder of a run of launch/train.py.
+    which: 'best' (on validation) or 'latest'.
+
+  Returns:
+    (task, params, epoch of the checkpoint).
+  """
+  if which not in ('best', 'latest'):
+    raise ConfigError(f"checkpoint must be 'best' or 'latest', got {which!r}.")
+  task = tasks.build(load_config(workdir))
+  ckpts = checkpoint.Checkpoints(workdir, read_only=True)
+  epoch = ckpts.best_epoch() if which == 'best' else ckpts.latest_epoch()
+  if epoch is None:
+    raise ConfigError(f'No checkpoint in {ckpts.directory}: the run has not '
+                      f'reached its first evaluation.')
+  state, _ = ckpts.restore(epoch, train_state.abstract(task))
+  ckpts.close()
+  return task, state.params, epoch
 
 
 def evaluate_workdir(workdir: str, split: str = 'test',
@@ -71,20 +85,12 @@ def evaluate_workdir(workdir: str, split: str = 'test',
   Returns:
     The metrics, plus 'epoch' (of the checkpoint).
   """
-  if which not in ('best', 'latest'):
-    raise ConfigError(f"checkpoint must be 'best' or 'latest', got {which!r}.")
-  config = load_config(workdir)
-  task = task_lib.build(config)
-  ckpts = checkpoint.Checkpoints(workdir, train_state.selection_key(config),
-                                 read_only=True)
-  epoch = ckpts.best_epoch() if which == 'best' else ckpts.latest_epoch()
-  if epoch is None:
-    raise ConfigError(f'No checkpoint in {ckpts.directory}: the run has '
-                            f'not reached its first evaluation.')
-  state, _ = ckpts.restore(epoch, train_state.abstract(task))
-  ckpts.close()
-  result = evaluate_params(task, state.params, split)
+  task, params, epoch = restore_run(workdir, which)
+  if not task.kind.has_split(task, split):
+    raise ConfigError(f'The run has no {split} split to evaluate.')
+  result = task.kind.evaluate(task, params, split)
   result['epoch'] = epoch
   with open(os.path.join(workdir, f'eval_{split}.json'), 'w') as f:
     json.dump({'split': split, 'checkpoint': which, **result}, f, indent=2)
   return result
+

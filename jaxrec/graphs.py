@@ -51,6 +51,8 @@ def symmetric_norm(senders: np.ndarray, receivers: np.ndarray,
 
 def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
                     weights: np.ndarray | None = None,
+                    edge_fields: dict[str, np.ndarray] | None = None,
+                    node_fields: dict[str, np.ndarray] | None = None,
                     pad_nodes_to: int | None = None,
                     pad_edges_to: int | None = None) -> jraph.GraphsTuple:
   """Builds a padded graph with both directions of each undirected edge.
@@ -62,13 +64,16 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
     num_nodes: number of real nodes N.
     weights: float32 [2E] weights for the directed edges heads->tails then
       tails->heads, or None for the symmetric normalisation.
+    edge_fields: more per-edge arrays [2E, ...], in the order of `weights`.
+    node_fields: per-node arrays [N, ...]; padding nodes get zeros.
     pad_nodes_to: total node count after padding (default: bucket(N + 1)).
     pad_edges_to: total edge count after padding (default: bucket(2E)).
 
   Returns:
     A GraphsTuple with two graphs (the real one and the padding one), edges
-    sorted by (receiver, sender), edge fields 'weight' and 'reverse', node
-    field 'in_edges'.
+    sorted by (receiver, sender), edge fields 'weight', 'reverse' and
+    `edge_fields` (zeros on padding edges), node fields 'in_edges' and
+    `node_fields`.
   """
   heads = np.asarray(heads, np.int64)
   tails = np.asarray(tails, np.int64)
@@ -77,7 +82,7 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
   receivers = np.concatenate([tails, heads])
   if weights is None:
     weights = symmetric_norm(senders, receivers, num_nodes)
-  weights = np.asarray(weights, np.float32)
+  fields = {'weight': np.asarray(weights, np.float32), **(edge_fields or {})}
   # Edge k's reverse is k + E (and vice versa) before sorting.
   reverse = np.concatenate([np.arange(num_edges, 2 * num_edges),
                             np.arange(num_edges)])
@@ -85,7 +90,7 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
   position = np.empty_like(order)
   position[order] = np.arange(len(order))
   senders, receivers = senders[order], receivers[order]
-  weights, reverse = weights[order], position[reverse[order]]
+  reverse = position[reverse[order]]
 
   n_node = pad_nodes_to or bucket(num_nodes + 1)
   n_edge = pad_edges_to or bucket(2 * num_edges)
@@ -94,22 +99,28 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
                      f'{num_nodes} nodes (+1 padding) / {2 * num_edges} edges.')
   pad_e = n_edge - 2 * num_edges
   pad_node = num_nodes  # First padding node; padding edges are its self loops.
-  receivers_all = np.concatenate([receivers, np.full(pad_e, pad_node)])
+  receivers = np.concatenate([receivers, np.full(pad_e, pad_node)])
+  edges = {k: _pad(np.asarray(v)[order], n_edge) for k, v in fields.items()}
+  edges['reverse'] = np.concatenate(
+      [reverse, np.arange(2 * num_edges, n_edge)]).astype(np.int32)
+  nodes = {k: _pad(np.asarray(v), n_node)
+           for k, v in (node_fields or {}).items()}
+  nodes['in_edges'] = np.bincount(receivers, minlength=n_node).astype(np.int32)
   return jraph.GraphsTuple(
-      nodes={'in_edges': np.bincount(receivers_all, minlength=n_node)
-             .astype(np.int32)},
-      edges={
-          'weight': np.concatenate([weights, np.zeros(pad_e, np.float32)]),
-          'reverse': np.concatenate(
-              [reverse, np.arange(2 * num_edges, n_edge)]).astype(np.int32),
-      },
+      nodes=nodes,
+      edges=edges,
       senders=np.concatenate(
           [senders, np.full(pad_e, pad_node)]).astype(np.int32),
-      receivers=receivers_all.astype(np.int32),
+      receivers=receivers.astype(np.int32),
       globals=None,
       n_node=np.array([num_nodes, n_node - num_nodes], np.int32),
       n_edge=np.array([2 * num_edges, pad_e], np.int32),
   )
+
+
+def _pad(x: np.ndarray, n: int) -> np.ndarray:
+  """Pads the leading axis of x with zeros to length n."""
+  return np.concatenate([x, np.zeros((n - len(x),) + x.shape[1:], x.dtype)])
 
 
 def bipartite(users: np.ndarray, items: np.ndarray, num_users: int,
@@ -134,6 +145,59 @@ def bipartite(users: np.ndarray, items: np.ndarray, num_users: int,
     raise ValueError('Interaction ids out of range for the graph.')
   return from_undirected(users, items + num_users, num_users + num_items,
                          **padding)
+
+
+def gcn_norm(senders: np.ndarray, receivers: np.ndarray, num_nodes: int,
+             edge_weight: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+  """PyG GCNConv's normalisation D~^-1/2 (A + I) D~^-1/2, self loops apart.
+
+  Degrees count the self loop (weight 1), as GCNConv's add_self_loops does.
+
+  Args:
+    senders: int [E] (no self loops).
+    receivers: int [E].
+    num_nodes: N.
+    edge_weight: float [E] edge weights, or None for 1.
+
+  Returns:
+    (w, self_w): float32 [E] weight of each edge s->t, 1/sqrt(d~_s d~_t) times
+    its edge weight, and float32 [N] weight of each node's self loop, 1/d~.
+  """
+  ew = np.ones(len(senders)) if edge_weight is None else edge_weight
+  deg = np.bincount(receivers, weights=ew, minlength=num_nodes) + 1.0
+  w = ew / np.sqrt(deg[senders] * deg[receivers])
+  return w.astype(np.float32), (1.0 / deg).astype(np.float32)
+
+
+def item_item(i: np.ndarray, j: np.ndarray, num_items: int,
+              counts: np.ndarray, weighted: bool = False,
+              node_fields: dict[str, np.ndarray] | None = None,
+              **padding) -> jraph.GraphsTuple:
+  """The item co-occurrence graph with GCN weights.
+
+  Args:
+    i, j: int [E] undirected edges (i != j, no duplicates).
+    num_items: I.
+    counts: float [E] co-occurrence counts.
+    weighted: use the counts as GCN edge weights (default: 1, as in the
+      GCN article, which builds an unweighted graph).
+    node_fields: per-item arrays [I, ...] (e.g. features) kept in nodes.
+    **padding: pad_nodes_to / pad_edges_to, see `from_undirected`.
+
+  Returns:
+    The padded GraphsTuple: edges['weight'] the GCN normalisation,
+    edges['count'] the raw counts, nodes['self_weight'] the self-loop weight.
+  """
+  counts = np.concatenate([counts, counts]).astype(np.float32)
+  senders = np.concatenate([i, j])
+  receivers = np.concatenate([j, i])
+  w, self_w = gcn_norm(senders, receivers, num_items,
+                       counts if weighted else None)
+  return from_undirected(i, j, num_items, weights=w,
+                         edge_fields={'count': counts},
+                         node_fields={'self_weight': self_w,
+                                      **(node_fields or {})}, **padding)
 
 
 def num_real_nodes(graph: jraph.GraphsTuple) -> int:

@@ -162,3 +162,68 @@ def most_popular_scores(popularity: jax.Array, users: jax.Array) -> jax.Array:
 def item_popularity(train: Interactions, num_items: int) -> np.ndarray:
   """float32 [I] train interaction count per item (MostPop's outputs)."""
   return np.bincount(train.item, minlength=num_items).astype(np.float32)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _gather_scores(score_fn: ScoreFn, outputs, anchors, rows, cols):
+  """Scores of (anchors[rows[p]], cols[p]) pairs from one chunk's rows."""
+  return score_fn(outputs, anchors)[rows, cols].astype(jnp.float32)
+
+
+def pair_scores(score_fn: ScoreFn, outputs, src: np.ndarray, dst: np.ndarray,
+                chunk_size: int = 256) -> np.ndarray:
+  """Scores of (src, dst) pairs with a ranking ScoreFn, in fixed-size chunks.
+
+  Args:
+    score_fn: (outputs, anchors [C]) -> scores [C, I].
+    outputs: its outputs.
+    src: int [P] anchor of each pair.
+    dst: int [P] item of each pair.
+    chunk_size: anchors per device call.
+
+  Returns:
+    float32 [P] the score of dst in src's ranking.
+  """
+  anchors, inverse = np.unique(src, return_inverse=True)
+  chunk_of = inverse // chunk_size
+  order = np.argsort(chunk_of, kind='stable')
+  bounds = np.searchsorted(chunk_of[order], np.arange(chunk_of.max() + 2))
+  # Pairs per call are padded to one size, so the program compiles once.
+  width = int(np.diff(bounds).max())
+  out = np.zeros(len(src), np.float32)
+  for c in range(len(bounds) - 1):
+    chunk = anchors[c * chunk_size:(c + 1) * chunk_size]
+    chunk = np.concatenate([chunk, np.full(chunk_size - len(chunk), chunk[0])])
+    idx = order[bounds[c]:bounds[c + 1]]
+    rows = np.zeros(width, np.int32)
+    cols = np.zeros(width, np.int32)
+    rows[:len(idx)] = inverse[idx] - c * chunk_size
+    cols[:len(idx)] = dst[idx]
+    scores = _gather_scores(score_fn, outputs, chunk.astype(np.int32), rows,
+                            cols)
+    out[idx] = np.asarray(scores)[:len(idx)]
+  return out
+
+
+def auc(pos: np.ndarray, neg: np.ndarray) -> float:
+  """Area under the ROC curve: P(pos score > neg score), ties counting 1/2.
+
+  Args:
+    pos: [P] scores of positive pairs.
+    neg: [Q] scores of negative pairs.
+
+  Returns:
+    The AUC (Mann-Whitney U / (P Q)).
+  """
+  scores = np.concatenate([pos, neg]).astype(np.float64)
+  order = np.argsort(scores, kind='stable')
+  ranks = np.empty(len(scores))
+  ranks[order] = np.arange(1, len(scores) + 1)
+  # Tied scores share their average rank.
+  uniq, inverse, counts = np.unique(scores, return_inverse=True,
+                                    return_counts=True)
+  if len(uniq) < len(scores):
+    sums = np.bincount(inverse, weights=ranks)
+    ranks = (sums / counts)[inverse]
+  u = ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2
+  return float(u / (len(pos) * len(neg)))

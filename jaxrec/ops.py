@@ -175,3 +175,24 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
     h = propagate(adj, weights, h, impl, symmetric)
     total = total + h
   return total / (num_layers + 1)
+
+
+def gcn_aggregate(adj: Adjacency, weights: jax.Array, self_weights: jax.Array,
+                  h: jax.Array, impl: str = 'auto') -> jax.Array:
+  """GCN aggregation D~^-1/2 (A + I) D~^-1/2 h (PyG GCNConv without W, b).
+
+  The self loops are applied as a diagonal term, not as edges, so the graph
+  keeps one edge list for every model.
+
+  Args:
+    adj: Adjacency of the graph.
+    weights: float [E] from graphs.gcn_norm (symmetric).
+    self_weights: float [N] self-loop weights 1/d~ (0 on padding nodes).
+    h: float [N, d] transformed node features (X W).
+    impl: propagation kernel, see `propagate`.
+
+  Returns:
+    float [N, d].
+  """
+  return (propagate(adj, weights, h, impl, symmetric=True) +
+          self_weights[:, None].astype(h.dtype) * h)

@@ -29,15 +29,15 @@ import numpy as np
 from absl import logging
 
 from jaxrec import checkpoint
-from jaxrec.errors import ConfigError, TrainingDiverged
 from jaxrec import evaluate
-from jaxrec import sampling
-from jaxrec import task as task_lib
+from jaxrec import tasks
 from jaxrec import train_state
+from jaxrec.errors import ConfigError, TrainingDiverged
 
 AXIS = 'batch'
 # Keys that may change when a run is resumed (e.g. to train longer).
-RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size')
+RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
+                  'log_every_epochs')
 
 
 def train_step(model_lib, model, config, state: train_state.TrainState, graph,
@@ -75,7 +75,7 @@ def train_step(model_lib, model, config, state: train_state.TrainState, graph,
   return state.apply_gradients(grads=grads), loss
 
 
-def make_step(task: task_lib.Task):
+def make_step(task: tasks.Task):
   """The pmapped train step: state and graph broadcast, batch sharded."""
   step = functools.partial(train_step, task.model_lib, task.model, task.config)
   return jax.pmap(step, axis_name=AXIS, in_axes=(None, None, 0, None),
@@ -93,7 +93,7 @@ def num_devices(config: ml_collections.ConfigDict) -> int:
   if n > jax.local_device_count():
     raise ConfigError(f'config.num_devices={n} but only '
                      f'{jax.local_device_count()} devices are available.')
-  if config.batch_size % n:
+  if config.batch_size % n:  # 0 (full batches) is rounded up to fit.
     raise ConfigError(f'config.batch_size={config.batch_size} does not split '
                      f'across {n} devices; use a multiple of {n}.')
   return n
@@ -155,9 +155,8 @@ def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
   return [] if a == b else [prefix[:-1]]
 
 
-def run_epoch(p_step, state, graph, batches: sampling.BPRBatches, epoch: int,
-              devices: int):
-  """One pass over the train interactions; returns (state, mean batch loss)."""
+def run_epoch(p_step, state, graph, batches, epoch: int, devices: int):
+  """One pass over the training examples; returns (state, mean batch loss)."""
   steps = batches.steps_per_epoch
   losses = []
   for s in range(steps):
@@ -167,15 +166,26 @@ def run_epoch(p_step, state, graph, batches: sampling.BPRBatches, epoch: int,
   return state, float(jnp.mean(jnp.stack(losses)))
 
 
-def _log_order(config) -> list[str]:
-  """Metric names in reading order: recall, nDCG, precision, hit per K."""
-  return [f'{m}@{k}' for k in config.eval_ks
-          for m in ('recall', 'ndcg', 'precision', 'hit')]
-
-
 def _new_progress() -> dict[str, Any]:
-  return {'epoch': 0, 'best_epoch': None, 'best_metric': None,
+  return {'epoch': 0, 'best_epoch': None, 'best_selection': None,
           'evals_since_best': 0, 'finished': False}
+
+
+def _select(task: tasks.Task, state, loss: float, epoch: int,
+            log: MetricsLog) -> float:
+  """Evaluates on validation (logged) and returns the selection value.
+
+  Higher is better: config.selection_metric on validation, or minus the
+  training loss when the data has no validation split.
+  """
+  if not task.kind.has_split(task, 'val'):
+    return -loss
+  val = task.kind.evaluate(task, state.params, 'val')
+  log.write({'epoch': epoch, **{f'val/{k}': v for k, v in val.items()}})
+  logging.info('epoch %d  %s', epoch, '  '.join(
+      f'{k} {v:.4f}' for k, v in sorted(val.items(), key=lambda kv: (
+          evaluate.column_key(kv[0]))) if k != 'num_users'))
+  return val[task.config.selection_metric]
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,
@@ -192,11 +202,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   os.makedirs(workdir, exist_ok=True)
   check_config_matches(config, workdir)
   devices = num_devices(config)
-  task = task_lib.build(config)  # Loads and checks the data: fails early.
+  task = tasks.build(config)  # Loads and checks the data: fails early.
   save_config(config, workdir)
   log = MetricsLog(workdir)
-  key = train_state.selection_key(config)
-  ckpts = checkpoint.Checkpoints(workdir, key)
+  ckpts = checkpoint.Checkpoints(workdir)
+  if not task.kind.has_split(task, 'val'):
+    logging.warning('No validation split: checkpoints are ranked by the '
+                    'training loss and early stopping watches it.')
 
   state = train_state.create(task, config.seed)
   progress = _new_progress()
@@ -209,11 +221,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   logging.info('Model %s: %d parameters; training on %d device(s) (%s).',
                config.model.name, n_params, devices, jax.default_backend())
 
-  batches = sampling.BPRBatches(task.dataset.train, task.dataset.num_users,
-                                task.dataset.num_items, config.batch_size,
-                                config.seed)
+  batches = task.kind.batches(task, devices)
   p_step = make_step(task)
-  steps = batches.steps_per_epoch
   start, t_start = progress['epoch'], time.time()
   graph = jax.device_put(task.graph)
 
@@ -231,53 +240,56 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
     seconds = time.time() - t0
     elapsed = time.time() - t_start
     eta = elapsed / (epoch - start) * (config.num_epochs - epoch)
-    logging.info('epoch %d/%d  loss %.5f  %.0f items/s  elapsed %.1fs  '
-                 'ETA %.1fs', epoch, config.num_epochs, loss,
-                 len(batches.users) / seconds, elapsed, eta)
-    log.write({'epoch': epoch, 'step': epoch * steps, 'train/loss': loss,
-               'train/items_per_sec': len(batches.users) / seconds,
-               'train/epoch_seconds': seconds})
-
-    if epoch % config.eval_every_epochs and epoch != config.num_epochs:
+    rate = batches.num_examples / seconds
+    last = epoch == config.num_epochs
+    if not epoch % config.log_every_epochs or last:
+      logging.info('epoch %d/%d  loss %.5f  %.0f examples/s  elapsed %.1fs  '
+                   'ETA %.1fs', epoch, config.num_epochs, loss, rate, elapsed,
+                   eta)
+      log.write({'epoch': epoch, 'step': epoch * batches.steps_per_epoch,
+                 'train/loss': loss, 'train/examples_per_sec': rate,
+                 'train/epoch_seconds': seconds})
+    if epoch % config.eval_every_epochs and not last:
       continue
-    val = evaluate.evaluate_params(task, state.params, 'val')
-    val = {f'val/{k}': v for k, v in val.items()}
-    log.write({'epoch': epoch, **val})
-    logging.info('epoch %d  %s', epoch, '  '.join(
-        f'{k} {val[f"val/{k}"]:.4f}' for k in _log_order(config)))
-    if progress['best_metric'] is None or val[key] > progress['best_metric']:
-      progress.update(best_epoch=epoch, best_metric=val[key],
+    selection = _select(task, state, loss, epoch, log)
+    if (progress['best_selection'] is None or
+        selection > progress['best_selection']):
+      progress.update(best_epoch=epoch, best_selection=selection,
                       evals_since_best=0)
     else:
       progress['evals_since_best'] += 1
     if config.patience and progress['evals_since_best'] >= config.patience:
-      logging.info('Early stop: %s has not improved for %d evaluations '
-                   '(best %.4f at epoch %d).', key, config.patience,
-                   progress['best_metric'], progress['best_epoch'])
+      logging.info('Early stop: no improvement for %d evaluations (best at '
+                   'epoch %d).', config.patience, progress['best_epoch'])
       progress['finished'] = True
-    ckpts.save(epoch, state, progress, {key: val[key]})
+    ckpts.save(epoch, state, progress, selection)
 
   result = _final_report(task, ckpts, state, log)
   ckpts.close()
   return result
 
 
-def _final_report(task, ckpts, state, log) -> dict[str, float]:
-  """Evaluates the best checkpoint on val and test and logs a table."""
+def _final_report(task: tasks.Task, ckpts: checkpoint.Checkpoints, state,
+                  log: MetricsLog) -> dict[str, float]:
+  """Evaluates the best checkpoint on val and test, with baselines on test."""
   best = ckpts.best_epoch()
   if best is None:
     raise ConfigError('No checkpoint was saved: num_epochs must reach at least '
-                     'one evaluation.')
+                      'one evaluation.')
   state, _ = ckpts.restore(best, state)
-  result = {}
-  rows = {}
+  result, rows = {}, {}
   for split in ('val', 'test'):
-    rows[f'{task.config.model.name} ({split})'] = m = evaluate.evaluate_params(
-        task, state.params, split)
-    result.update({f'{split}/{k}': v for k, v in m.items()})
-  rows['MostPop (test)'] = evaluate.evaluate_most_popular(task, 'test')
-  logging.info('Best checkpoint: epoch %d of %s\n%s', best, ckpts.directory,
-               evaluate.format_table(rows, task.config.eval_ks))
-  log.write({'best_epoch': best, **result,
-             **{f'most_pop/{k}': v for k, v in rows['MostPop (test)'].items()}})
+    if task.kind.has_split(task, split):
+      m = task.kind.evaluate(task, state.params, split)
+      rows[f'{task.config.model.name} ({split})'] = m
+      result.update({f'{split}/{k}': v for k, v in m.items()})
+  record = {'best_epoch': best, **result}
+  if task.kind.has_split(task, 'test'):
+    for name, m in task.kind.baselines(task, 'test').items():
+      rows[f'{name} (test)'] = m
+      record.update({f'baseline/{name}/{k}': v for k, v in m.items()})
+  if rows:
+    logging.info('Best checkpoint: epoch %d of %s\n%s', best,
+                 ckpts.directory, evaluate.format_table(rows))
+  log.write(record)
   return result

@@ -7,7 +7,7 @@ import ml_collections
 import optax
 from flax.training import train_state
 
-from jaxrec import task as task_lib
+from jaxrec.tasks.base import Task
 
 TrainState = train_state.TrainState
 
@@ -17,18 +17,13 @@ def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation
   return optax.adam(config.learning_rate)
 
 
-def create(task: task_lib.Task, seed: int) -> TrainState:
+def create(task: Task, seed: int) -> TrainState:
   """Freshly initialised parameters and optimizer state."""
   params = jax.jit(task.model.init)(jax.random.key(seed), task.graph)['params']
   return TrainState.create(apply_fn=task.model.apply, params=params,
                            tx=optimizer(task.config))
 
 
-def abstract(task: task_lib.Task) -> TrainState:
+def abstract(task: Task) -> TrainState:
   """Shapes and dtypes of the state, for restoring a checkpoint into."""
   return jax.eval_shape(lambda: create(task, 0))
-
-
-def selection_key(config: ml_collections.ConfigDict) -> str:
-  """The logged metric that picks the best checkpoint, e.g. 'val/recall@20'."""
-  return f'val/{config.selection_metric}'

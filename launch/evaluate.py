@@ -30,7 +30,7 @@ def main(argv):
     sys.exit(f'error: {e}')
   config = evaluate.load_config(_WORKDIR.value)
   name = f'{config.model.name} ({_SPLIT.value}, epoch {result["epoch"]})'
-  print(evaluate.format_table({name: result}, config.eval_ks))
+  print(evaluate.format_table({name: result}))
   print(f'Wrote {_WORKDIR.value}/eval_{_SPLIT.value}.json')
 
 

@@ -14,7 +14,7 @@ import pytest
 from jaxrec import checkpoint
 from jaxrec import evaluate
 from jaxrec import sampling
-from jaxrec import task as task_lib
+from jaxrec import tasks
 from jaxrec import train
 from jaxrec import train_state
 from jaxrec.errors import ConfigError, TrainingDiverged
@@ -27,19 +27,18 @@ def _read_metrics(workdir):
 
 
 def _restore_params(workdir, config, which='latest'):
-  task = task_lib.build(config)
-  ckpts = checkpoint.Checkpoints(workdir, train_state.selection_key(config),
-                                 read_only=True)
+  task = tasks.build(config)
+  ckpts = checkpoint.Checkpoints(workdir, read_only=True)
   epoch = ckpts.latest_epoch() if which == 'latest' else ckpts.best_epoch()
   state, progress = ckpts.restore(epoch, train_state.abstract(task))
   return state.params, progress
 
 
 def test_one_step_lowers_the_loss(smoke_config):
-  task = task_lib.build(smoke_config)
+  task = tasks.build(smoke_config)
   state = train_state.create(task, 0)
-  batches = sampling.BPRBatches(task.dataset.train, task.dataset.num_users,
-                                task.dataset.num_items, 256, 0)
+  batches = sampling.BPRBatches(task.data.train, task.data.num_users,
+                                task.data.num_items, 256, 0)
   batch = train.shard(batches.batch(0, 0), 1)
   step = train.make_step(task)
   state1, loss0 = step(state, task.graph, batch, 0)
@@ -60,7 +59,7 @@ def test_end_to_end_beats_most_popular(smoke_config, tmp_path):
   assert final['best_epoch'] in (5, 10)
   assert final['test/recall@20'] == pytest.approx(result['test/recall@20'])
   # Planted clusters: LightGCN must clearly beat popularity.
-  assert result['test/recall@20'] > final['most_pop/recall@20'] + 0.15
+  assert result['test/recall@20'] > final['baseline/MostPop/recall@20'] + 0.15
   losses = [r['train/loss'] for r in records if 'train/loss' in r]
   assert len(losses) == 10 and losses[-1] < losses[0]
   with open(tmp_path / 'config.json') as f:
@@ -136,7 +135,7 @@ _TWO_DEVICES = textwrap.dedent('''
     import numpy as np
     sys.path.insert(0, {repo!r})
     from configs import lightgcn_synthetic
-    from jaxrec import checkpoint, task as task_lib, train, train_state
+    from jaxrec import checkpoint, tasks, train, train_state
 
     assert jax.local_device_count() == 2
     params = []
@@ -147,8 +146,8 @@ _TWO_DEVICES = textwrap.dedent('''
       config.num_epochs = 2
       workdir = {tmp!r} + f'/dev{{n}}'
       result = train.train_and_evaluate(config, workdir)
-      task = task_lib.build(config)
-      ckpts = checkpoint.Checkpoints(workdir, 'val/recall@20', read_only=True)
+      task = tasks.build(config)
+      ckpts = checkpoint.Checkpoints(workdir, read_only=True)
       state, _ = ckpts.restore(ckpts.latest_epoch(), train_state.abstract(task))
       params.append(np.asarray(state.params['embedding']))
     print('MAXDIFF', float(np.abs(params[0] - params[1]).max()))

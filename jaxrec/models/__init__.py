@@ -1,6 +1,7 @@
-"""Models by name. Each module exports the same functions:
+"""Models by name. Each module exports the same names:
 
-  create(config, num_users, num_items) -> flax Module
+  TASK: the task kind it belongs to (see jaxrec.tasks)
+  create(config, data) -> flax Module
   loss_fn(model, params, graph, batch, rng, config) -> per-example loss [B]
   eval_outputs(model, params, graph) -> pytree used for ranking
   score(outputs, users [C]) -> scores [C, I]
@@ -11,10 +12,12 @@ so the training loop never names a model.
 from types import ModuleType
 
 from jaxrec.errors import ConfigError
+from jaxrec.models import gcn_link
 from jaxrec.models import lightgcn
 
 MODELS: dict[str, ModuleType] = {
     'lightgcn': lightgcn,
+    'gcn_link': gcn_link,
 }
 
 

@@ -17,6 +17,9 @@ import ml_collections
 
 from jaxrec import losses
 from jaxrec import ops
+from jaxrec.data.dataset import Dataset
+
+TASK = 'user_item'
 
 
 class LightGCN(nn.Module):
@@ -50,10 +53,9 @@ class LightGCN(nn.Module):
     return final[:n], ego
 
 
-def create(config: ml_collections.ConfigDict, num_users: int,
-           num_items: int) -> LightGCN:
-  """The model for a config and dataset size."""
-  return LightGCN(num_users=num_users, num_items=num_items,
+def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
+  """The model for a config and dataset."""
+  return LightGCN(num_users=data.num_users, num_items=data.num_items,
                   embed_dim=config.model.embed_dim,
                   num_layers=config.model.num_layers,
                   propagation=config.model.propagation)

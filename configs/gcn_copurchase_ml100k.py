@@ -1,0 +1,59 @@
+"""Two-layer GCN on MovieLens-100K's co-interaction graph ("users who liked
+this also liked").
+
+Two movies are linked when the same user rated both >= 4 within 10
+consecutive ratings (in time order), in at least 2 users' histories; 10% of
+the links are held out for validation and 10% for test.
+
+  python launch/train.py --config=configs/gcn_copurchase_ml100k.py \
+      --config.data.path=data/ml-100k
+  python launch/recommend.py --workdir=DIR --item=50 --k=10
+
+Rank by dot product instead of cosine: --config.model.similarity=dot.
+Genres as extra node input: --config.model.features="('genre',)" with
+GroupLens's u.item ("('class',)" with RecBole's ml-100k.item).
+"""
+
+from jaxrec import config as config_lib
+
+
+def get_config(arg: str | None = None):
+  """arg: None for the full run, 'smoke' for a seconds-long check."""
+  c = config_lib.base()
+  c.data.format = 'auto'
+  c.data.path = 'data/ml-100k'
+  c.data.download_hint = (
+      'Get MovieLens-100K from https://grouplens.org/datasets/movielens/100k/ '
+      '(unzip ml-100k.zip: u.data, u.item), or as RecBole atomic files with '
+      'shared/tools/get-ml100k.sh DIR.')
+  c.data.positive = 'rating'
+  c.data.min_rating = 4.0
+  c.data.item_graph.source = 'histories'
+  c.data.item_graph.max_offset = 10
+  c.data.item_graph.min_count = 2
+  c.data.val_ratio = 0.1
+  c.data.test_ratio = 0.1
+  c.model.name = 'gcn_link'
+  c.model.hidden_dim = 64
+  c.model.embed_dim = 32
+  c.model.dropout = 0.3
+  c.model.use_ids = True
+  c.model.neg_ratio = 1
+  # Edge mini-batches: a full batch makes one step per epoch, and measured
+  # on this graph it stopped (val recall@10 peaked) after ~90 steps, far
+  # from converged; 4096-edge batches give ~31 steps per epoch.
+  c.learning_rate = 1e-3
+  c.batch_size = 4096
+  c.num_epochs = 300
+  c.eval_every_epochs = 10
+  c.patience = 5
+  c.selection_metric = 'recall@10'
+  if arg == 'smoke':
+    c.model.hidden_dim = 16
+    c.model.embed_dim = 8
+    c.num_epochs = 2
+    c.eval_every_epochs = 1
+  elif arg:
+    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
+  c.lock()
+  return c

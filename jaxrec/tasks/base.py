@@ -1,0 +1,130 @@
+"""What every task kind shares: the Task record and checks before training.
+
+A task kind (user_item, item_item) knows its data, graph, training batches,
+evaluation and baselines; a model module names its kind in `TASK`. Each kind
+module exports:
+
+  build(config, model_lib) -> Task
+  batches(task) -> an object with steps_per_epoch, num_examples and
+      batch(epoch, step) -> dict of [B] arrays incl. 'mask' (pure in
+      epoch and step)
+  has_split(task, split) -> whether 'val' / 'test' has ground truth
+  evaluate(task, params, split) -> metrics dict
+  baselines(task, split) -> {baseline name: metrics dict}
+  metric_names(config) -> names evaluate returns (for selection_metric)
+  recommend(task, params, user=None, item=None, k=10) -> rows
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from types import ModuleType
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jraph
+import ml_collections
+import numpy as np
+from absl import logging
+
+from jaxrec.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+  """A model, the data it trains on, and how to train and evaluate it.
+
+  Attributes:
+    config: the run config.
+    kind: the task kind's module (jaxrec.tasks.user_item, ...).
+    data: the kind's data (a Dataset, an ItemGraph, ...).
+    graph: the padded training graph.
+    model_lib: the model's module (see jaxrec.models).
+    model: the flax module.
+  """
+
+  config: ml_collections.ConfigDict
+  kind: ModuleType
+  data: Any
+  graph: jraph.GraphsTuple
+  model_lib: ModuleType
+  model: nn.Module
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+  """One row of a recommendation list, with the ids users know."""
+
+  rank: int
+  item_id: str
+  name: str
+  score: float
+
+
+def check_config(config: ml_collections.ConfigDict, num_candidates: int,
+                 metric_names: Sequence[str]) -> None:
+  """Refuses training settings that cannot work, before any training.
+
+  Args:
+    config: the run config.
+    num_candidates: how many items each ranking chooses from.
+    metric_names: the metrics the task's evaluation computes.
+  """
+  positive = {'num_epochs': config.num_epochs,
+              'eval_every_epochs': config.eval_every_epochs,
+              'log_every_epochs': config.log_every_epochs,
+              'eval_chunk_size': config.eval_chunk_size,
+              'learning_rate': config.learning_rate}
+  for name, value in positive.items():
+    if not value > 0:
+      raise ConfigError(f'config.{name}={value} must be positive.')
+  if config.batch_size < 0:
+    raise ConfigError(f'config.batch_size={config.batch_size} must be '
+                      f'positive (or 0 for full batches).')
+  if max(config.eval_ks) > num_candidates:
+    raise ConfigError(f'config.eval_ks={tuple(config.eval_ks)} asks for more '
+                      f'items than the {num_candidates} there are.')
+  if config.selection_metric not in metric_names:
+    raise ConfigError(f'config.selection_metric={config.selection_metric!r} '
+                      f'is not computed; choose one of {list(metric_names)}.')
+
+
+def log_data(summary: str, synthetic: bool) -> None:
+  """Logs what the run trains on; synthetic data is flagged loudly."""
+  logging.info('Dataset %s', summary)
+  if synthetic:
+    logging.warning(
+        'Training on SYNTHETIC data (the built-in default), not a real '
+        'dataset. For real data set --config.data.format and '
+        '--config.data.path, or use e.g. configs/lightgcn_ml100k.py.')
+
+
+def effective_batch_size(config: ml_collections.ConfigDict, num_examples: int,
+                         num_devices: int) -> int:
+  """config.batch_size, or for 0 the whole epoch in one batch.
+
+  The full batch is rounded up to a multiple of the device count (padding
+  rows carry mask 0).
+  """
+  if config.batch_size:
+    return config.batch_size
+  return -(-num_examples // num_devices) * num_devices
+
+
+def lookup(vocab: np.ndarray, raw: str, what: str) -> int:
+  """The contiguous id of a raw id, or a clear error."""
+  hits = np.flatnonzero(vocab == str(raw))
+  if not len(hits):
+    raise ConfigError(f'Unknown {what} id {raw!r}; ids look like '
+                      f'{", ".join(vocab[:5])}, ...')
+  return int(hits[0])
+
+
+def top_k_rows(scores: np.ndarray, k: int, item_ids: np.ndarray,
+               item_names: np.ndarray | None) -> list[Recommendation]:
+  """The k best-scored items (-inf never), best first, as Recommendations."""
+  top = np.argsort(-scores, kind='stable')[:k]
+  top = top[np.isfinite(scores[top])]
+  name = lambda i: '' if item_names is None else str(item_names[i])
+  return [Recommendation(r + 1, str(item_ids[i]), name(i), float(scores[i]))
+          for r, i in enumerate(top)]
