@@ -20,14 +20,7 @@ from jaxrec import config as config_lib
 def get_config(arg: str | None = None):
   """arg: None for the full run, 'smoke' for a seconds-long check."""
   c = config_lib.base()
-  c.data.format = 'auto'
-  c.data.path = 'data/ml-100k'
-  c.data.download_hint = (
-      'Get MovieLens-100K from https://grouplens.org/datasets/movielens/100k/ '
-      '(unzip ml-100k.zip: u.data, u.item), or as RecBole atomic files with '
-      'shared/tools/get-ml100k.sh DIR.')
-  c.data.positive = 'rating'
-  c.data.min_rating = 4.0
+  config_lib.movielens_100k(c.data)
   c.data.item_graph.source = 'histories'
   c.data.item_graph.max_offset = 10
   c.data.item_graph.min_count = 2

@@ -46,6 +46,18 @@ def item_graph_data() -> ml_collections.ConfigDict:
   ))
 
 
+def movielens_100k(data: ml_collections.ConfigDict) -> None:
+  """Points `config.data` at MovieLens-100K, ratings >= 4 as positives."""
+  data.format = 'auto'
+  data.path = 'data/ml-100k'
+  data.download_hint = (
+      'Get MovieLens-100K from https://grouplens.org/datasets/movielens/100k/ '
+      '(unzip ml-100k.zip: u.data, u.item), or as RecBole atomic files with '
+      'shared/tools/get-ml100k.sh DIR.')
+  data.positive = 'rating'
+  data.min_rating = 4.0
+
+
 def base() -> ml_collections.ConfigDict:
   """Defaults shared by every model and dataset."""
   c = ml_collections.ConfigDict()

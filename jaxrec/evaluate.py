@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import ml_collections
 
@@ -15,10 +15,10 @@ from jaxrec import train_state
 from jaxrec.errors import ConfigError
 
 # Per-user / per-item counts, not metrics: left out of tables.
-_NOT_METRICS = ('num_users', 'epoch')
+NOT_METRICS = ('num_evaluated', 'epoch')
 
 
-def column_key(name: str) -> tuple[int, int]:
+def _column_key(name: str) -> tuple[int, int]:
   """Sorts 'auc' first, then metric@K by K and METRICS order."""
   if '@' not in name:
     return (-1, 0)
@@ -27,10 +27,20 @@ def column_key(name: str) -> tuple[int, int]:
   return (int(k), order.index(metric) if metric in order else len(order))
 
 
+def metric_columns(rows: Sequence[Mapping[str, float]]) -> list[str]:
+  """The metric names of some result dicts, in reading order."""
+  names = {c for row in rows for c in row if c not in NOT_METRICS}
+  return sorted(names, key=_column_key)
+
+
+def format_line(result: Mapping[str, float]) -> str:
+  """'auc 0.9312  recall@10 0.0561  ...' for logs."""
+  return '  '.join(f'{c} {result[c]:.4f}' for c in metric_columns([result]))
+
+
 def format_table(rows: Mapping[str, Mapping[str, float]]) -> str:
   """A text table: one row per model, one column per metric."""
-  cols = sorted({c for row in rows.values() for c in row
-                 if c not in _NOT_METRICS}, key=column_key)
+  cols = metric_columns(list(rows.values()))
   width = max(len(r) for r in rows) + 2
   lines = [''.ljust(width) + ''.join(c.rjust(13) for c in cols)]
   for name, row in rows.items():

@@ -125,7 +125,7 @@ def evaluate(score_fn: ScoreFn, outputs, truth: UserItems,
 
   Returns:
     dict 'precision@K', 'recall@K', 'ndcg@K', 'hit@K' for each K, and
-    'num_users' (how many users were evaluated).
+    'num_evaluated' (how many users, or anchor items, were evaluated).
   """
   ks = tuple(sorted(int(k) for k in ks))
   if ks[-1] > num_items:
@@ -150,7 +150,7 @@ def evaluate(score_fn: ScoreFn, outputs, truth: UserItems,
     raise TrainingDiverged('The model produced NaN scores: training has '
                              'diverged (try a lower learning_rate).')
   result = {k: float(v) / len(users) for k, v in sums.items()}
-  result['num_users'] = len(users)
+  result['num_evaluated'] = len(users)
   return result
 
 

@@ -182,9 +182,7 @@ def _select(task: tasks.Task, state, loss: float, epoch: int,
     return -loss
   val = task.kind.evaluate(task, state.params, 'val')
   log.write({'epoch': epoch, **{f'val/{k}': v for k, v in val.items()}})
-  logging.info('epoch %d  %s', epoch, '  '.join(
-      f'{k} {v:.4f}' for k, v in sorted(val.items(), key=lambda kv: (
-          evaluate.column_key(kv[0]))) if k != 'num_users'))
+  logging.info('epoch %d  %s', epoch, evaluate.format_line(val))
   return val[task.config.selection_metric]
 
 

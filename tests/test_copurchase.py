@@ -1,6 +1,5 @@
 """Item-item graphs, the PyG-equivalent GCN, link batches, evaluation, recs."""
 
-import os
 
 import jax
 import jax.numpy as jnp

@@ -37,7 +37,7 @@ def test_hand_computed_values():
   truth = [(0, 2), (0, 5), (1, 5)]
   exclude = [(0, 1), (2, 0)]
   got = _eval(scores, truth, exclude, ks=(1, 3, 5))
-  assert got['num_users'] == 2
+  assert got['num_evaluated'] == 2
   # K = 3: user 0 top 0,2,3 -> 1 hit; user 1 top 5,4,3 -> 1 hit.
   assert got['precision@3'] == pytest.approx((1 / 3 + 1 / 3) / 2)
   assert got['recall@3'] == pytest.approx((1 / 2 + 1) / 2)
@@ -79,7 +79,7 @@ def test_chunking_does_not_change_results():
   a = _eval(scores, truth, exclude, ks=(5, 10), chunk_size=3)
   b = _eval(scores, truth, exclude, ks=(5, 10), chunk_size=64)
   assert a == pytest.approx(b)
-  assert a['num_users'] == 10
+  assert a['num_evaluated'] == 10
 
 
 def test_excluded_items_are_never_recommended():

@@ -12,7 +12,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from jaxrec.errors import DataError  # Re-exported: loaders raise it.
+from jaxrec.errors import DataError  # noqa: F401  (re-exported for loaders)
 
 
 @dataclasses.dataclass(frozen=True)

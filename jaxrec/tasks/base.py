@@ -22,6 +22,7 @@ from types import ModuleType
 from typing import Any, Sequence
 
 import flax.linen as nn
+import jax
 import jraph
 import ml_collections
 import numpy as np
@@ -109,6 +110,13 @@ def effective_batch_size(config: ml_collections.ConfigDict, num_examples: int,
   if config.batch_size:
     return config.batch_size
   return -(-num_examples // num_devices) * num_devices
+
+
+def model_outputs(task: Task, params) -> Any:
+  """The model's ranking outputs, on one device (params may be replicated)."""
+  params = jax.device_put(params, jax.local_devices()[0])
+  return jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
+      task.model, params, task.graph)
 
 
 def lookup(vocab: np.ndarray, raw: str, what: str) -> int:

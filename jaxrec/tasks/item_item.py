@@ -117,16 +117,9 @@ def evaluate_scores(task: base.Task, score_fn: metrics.ScoreFn, outputs,
   return result
 
 
-def _outputs(task: base.Task, params):
-  """The model's ranking outputs, on one device (params may be replicated)."""
-  params = jax.device_put(params, jax.local_devices()[0])
-  return jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
-      task.model, params, task.graph)
-
-
 def evaluate(task: base.Task, params, split: str) -> dict[str, float]:
   """The model's AUC and ranking metrics on 'val' or 'test' edges."""
-  return evaluate_scores(task, task.model_lib.score, _outputs(task, params),
+  return evaluate_scores(task, task.model_lib.score, base.model_outputs(task, params),
                          split)
 
 
@@ -188,7 +181,7 @@ def recommend(task: base.Task, params, user: str | None = None,
   i = base.lookup(data.item_ids, item, 'item')
   edges = data.all_edges() if exclude_known else data.train.select(slice(0, 0))
   known = neighbours([edges], data.num_items, self_loops=True)
-  scores = np.asarray(task.model_lib.score(_outputs(task, params),
+  scores = np.asarray(task.model_lib.score(base.model_outputs(task, params),
                                            np.array([i], np.int32)))[0]
   scores = np.where(known.dense(np.array([i]), data.num_items)[0], -np.inf,
                     scores)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import sys
 from types import ModuleType
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -70,17 +69,10 @@ def exclude(ds: Dataset, split: str) -> metrics.UserItems:
   return metrics.UserItems(parts, ds.num_users)
 
 
-def _outputs(task: base.Task, params):
-  """The model's ranking outputs, on one device (params may be replicated)."""
-  params = jax.device_put(params, jax.local_devices()[0])
-  return jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
-      task.model, params, task.graph)
-
-
 def evaluate(task: base.Task, params, split: str) -> dict[str, float]:
   """Full-ranking metrics of the model on 'val' or 'test'."""
   ds, c = task.data, task.config
-  return metrics.evaluate(task.model_lib.score, _outputs(task, params),
+  return metrics.evaluate(task.model_lib.score, base.model_outputs(task, params),
                           truth(ds, split), exclude(ds, split), ds.num_items,
                           c.eval_ks, c.eval_chunk_size)
 
@@ -119,7 +111,7 @@ def recommend(task: base.Task, params, user: str | None = None,
   parts = [ds.train, ds.val, ds.test] if exclude_known else [
       ds.train.select(slice(0, 0))]
   seen = metrics.UserItems(parts, ds.num_users)
-  scores = np.asarray(task.model_lib.score(_outputs(task, params),
+  scores = np.asarray(task.model_lib.score(base.model_outputs(task, params),
                                            np.array([u], np.int32)))[0]
   scores = np.where(seen.dense(np.array([u]), ds.num_items)[0], -np.inf,
                     scores)
