@@ -81,6 +81,8 @@ class Dataset:
     item_ids: [I] raw item ids as strings.
     item_names: [I] strings, or None when the source has no names.
     item_features: modality name -> float32 [I, d_m].
+    item_bags: modality name -> int64 [2, n] bag of words: row 0 the item of
+      each token, row 1 its word id (e.g. Tiktok's text modality).
   """
 
   name: str
@@ -94,6 +96,8 @@ class Dataset:
   item_ids: np.ndarray
   item_names: Optional[np.ndarray] = None
   item_features: Mapping[str, np.ndarray] = dataclasses.field(
+      default_factory=dict)
+  item_bags: Mapping[str, np.ndarray] = dataclasses.field(
       default_factory=dict)
 
   @property

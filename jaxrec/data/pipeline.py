@@ -121,6 +121,11 @@ def check(ds: Dataset) -> None:
                       f'rows for {ds.num_items} items.')
     if not np.all(np.isfinite(f)):
       raise DataError(f'{ds.source}: item features {m!r} contain NaN or inf.')
+  for m, bag in ds.item_bags.items():
+    if bag.ndim != 2 or bag.shape[0] != 2 or (
+        bag.size and not 0 <= bag[0].min() <= bag[0].max() < ds.num_items):
+      raise DataError(f'{ds.source}: bag of words {m!r} must be [2, n] '
+                      f'(item, word) pairs with items in [0, {ds.num_items}).')
 
 
 def load(cfg: ml_collections.ConfigDict) -> Dataset:
