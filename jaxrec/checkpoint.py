@@ -44,6 +44,7 @@ class Checkpoints:
         enable_async_checkpointing=False,
         create=not read_only,
     )
+    self.workdir = workdir
     self.directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
     self._manager = ocp.CheckpointManager(self.directory, options=options)
 

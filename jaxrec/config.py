@@ -107,6 +107,23 @@ def base() -> ml_collections.ConfigDict:
   c.model.neg_ratio = 1
   # How item-item models rank: 'cosine' (the GCN article's) or 'dot'.
   c.model.similarity = 'cosine'
+  # GRCN (names as in the authors' command line where they exist):
+  # modalities, content width (dim_C; embed_dim is dim_E), routing
+  # ('official' = the authors' code, a no-op; 'paper' = refine preferences),
+  # weight_mode (mean / max / confid), fusion_mode (concat / mean / id),
+  # hard_pruning (is_pruning), edge_dropout (dropout), has_act, has_norm.
+  c.model.has_v = True
+  c.model.has_a = True
+  c.model.has_t = True
+  c.model.content_dim = 64
+  c.model.num_routing = 3
+  c.model.routing = 'official'
+  c.model.weight_mode = 'confid'
+  c.model.fusion_mode = 'concat'
+  c.model.hard_pruning = False
+  c.model.edge_dropout = 0.0
+  c.model.has_act = False
+  c.model.has_norm = True
 
   c.learning_rate = 1e-3
   # Global batch, split across devices (must be divisible by their number);

@@ -196,3 +196,41 @@ def gcn_aggregate(adj: Adjacency, weights: jax.Array, self_weights: jax.Array,
   """
   return (propagate(adj, weights, h, impl, symmetric=True) +
           self_weights[:, None].astype(h.dtype) * h)
+
+
+def edge_mask(graph: jraph.GraphsTuple) -> jax.Array:
+  """bool [E]: True on real edges (padding edges come last, see graphs.py)."""
+  return jnp.arange(graph.senders.shape[0]) < jnp.asarray(graph.n_edge)[0]
+
+
+def segment_softmax(logits: jax.Array, segment_ids: jax.Array,
+                    num_segments: int, mask: jax.Array | None = None,
+                    indices_are_sorted: bool = True) -> jax.Array:
+  """Softmax of edge logits over the edges of each segment (e.g. receiver).
+
+  Masked-out edges get weight 0 and do not take part; a segment whose edges
+  are all masked gets all zeros (not NaN).
+
+  Args:
+    logits: float [E, ...] scores per edge.
+    segment_ids: int [E] segment of each edge (sorted receivers by default).
+    num_segments: number of segments N.
+    mask: bool [E] edges that take part, or None for all.
+    indices_are_sorted: whether segment_ids are sorted (faster when so).
+
+  Returns:
+    float [E, ...] weights summing to 1 over each segment's unmasked edges.
+  """
+  if mask is not None:
+    mask = mask.reshape(mask.shape + (1,) * (logits.ndim - 1))
+    logits = jnp.where(mask, logits, -jnp.inf)
+  top = jax.ops.segment_max(logits, segment_ids, num_segments,
+                            indices_are_sorted=indices_are_sorted)
+  top = jnp.where(jnp.isfinite(top), top, 0.0)
+  # The max is a constant shift (softmax is invariant to it): no gradient.
+  e = jnp.exp(logits - jax.lax.stop_gradient(top)[segment_ids])
+  if mask is not None:
+    e = jnp.where(mask, e, 0.0)
+  total = jax.ops.segment_sum(e, segment_ids, num_segments,
+                              indices_are_sorted=indices_are_sorted)
+  return e / jnp.where(total > 0, total, 1.0)[segment_ids]

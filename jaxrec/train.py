@@ -40,11 +40,12 @@ RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
                   'log_every_epochs')
 
 
-def train_step(model_lib, model, config, state: train_state.TrainState, graph,
-               batch: dict[str, jax.Array], step: jax.Array):
+def train_step(model_lib, model, config, state: train_state.TrainState,
+               inputs, batch: dict[str, jax.Array], step: jax.Array):
   """One optimizer step on this device's shard of the global batch.
 
-  Runs under pmap: the state and graph are broadcast, the batch is sharded.
+  Runs under pmap: the state and the model inputs (graph, features) are
+  broadcast, the batch is sharded.
   The loss is the exact mean over the unpadded examples of the global batch
   (local masked sums, psum'ed, divided by the global count), so any number
   of devices computes the same update.
@@ -54,7 +55,7 @@ def train_step(model_lib, model, config, state: train_state.TrainState, graph,
     model: the flax module.
     config: the run config.
     state: train state (identical on every device).
-    graph: the training graph.
+    inputs: the model's inputs (the training graph, and features if any).
     batch: this device's [B / D] arrays, including 'mask'.
     step: global step number (folds into the dropout key).
 
@@ -66,7 +67,7 @@ def train_step(model_lib, model, config, state: train_state.TrainState, graph,
   count = jax.lax.psum(jnp.sum(batch['mask']), AXIS)
 
   def local_loss_sum(params):
-    per_example = model_lib.loss_fn(model, params, graph, batch, rng, config)
+    per_example = model_lib.loss_fn(model, params, inputs, batch, rng, config)
     return jnp.sum(per_example * batch['mask'])
 
   loss, grads = jax.value_and_grad(local_loss_sum)(state.params)
@@ -76,7 +77,7 @@ def train_step(model_lib, model, config, state: train_state.TrainState, graph,
 
 
 def make_step(task: tasks.Task):
-  """The pmapped train step: state and graph broadcast, batch sharded."""
+  """The pmapped train step: state and inputs broadcast, batch sharded."""
   step = functools.partial(train_step, task.model_lib, task.model, task.config)
   return jax.pmap(step, axis_name=AXIS, in_axes=(None, None, 0, None),
                   out_axes=(None, None))
@@ -155,13 +156,13 @@ def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
   return [] if a == b else [prefix[:-1]]
 
 
-def run_epoch(p_step, state, graph, batches, epoch: int, devices: int):
+def run_epoch(p_step, state, inputs, batches, epoch: int, devices: int):
   """One pass over the training examples; returns (state, mean batch loss)."""
   steps = batches.steps_per_epoch
   losses = []
   for s in range(steps):
     batch = shard(batches.batch(epoch, s), devices)
-    state, loss = p_step(state, graph, batch, epoch * steps + s)
+    state, loss = p_step(state, inputs, batch, epoch * steps + s)
     losses.append(loss)  # Kept on device: no host sync inside the epoch.
   return state, float(jnp.mean(jnp.stack(losses)))
 
@@ -222,12 +223,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   batches = task.kind.batches(task, devices)
   p_step = make_step(task)
   start, t_start = progress['epoch'], time.time()
-  graph = jax.device_put(task.graph)
+  inputs = jax.device_put(task.inputs)
 
   while not progress['finished'] and progress['epoch'] < config.num_epochs:
     epoch = progress['epoch']
     t0 = time.time()
-    state, loss = run_epoch(p_step, state, graph, batches, epoch, devices)
+    state, loss = run_epoch(p_step, state, inputs, batches, epoch, devices)
     if not math.isfinite(loss):
       raise TrainingDiverged(
           f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
@@ -275,6 +276,8 @@ def _final_report(task: tasks.Task, ckpts: checkpoint.Checkpoints, state,
     raise ConfigError('No checkpoint was saved: num_epochs must reach at least '
                       'one evaluation.')
   state, _ = ckpts.restore(best, state)
+  task.model_lib.after_training(task.model, state.params, task.inputs,
+                                ckpts.workdir)
   result, rows = {}, {}
   for split in ('val', 'test'):
     if task.kind.has_split(task, split):

@@ -19,7 +19,7 @@ def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation
 
 def create(task: Task, seed: int) -> TrainState:
   """Freshly initialised parameters and optimizer state."""
-  params = jax.jit(task.model.init)(jax.random.key(seed), task.graph)['params']
+  params = jax.jit(task.model.init)(jax.random.key(seed), task.inputs)['params']
   return TrainState.create(apply_fn=task.model.apply, params=params,
                            tx=optimizer(task.config))
 

@@ -140,3 +140,29 @@ def test_unknown_impl_is_a_clear_error():
   with pytest.raises(ValueError, match='segment_sum'):
     ops.propagate(ops.adjacency(g), g.edges['weight'],
                   np.zeros((g.nodes['in_edges'].shape[0], 2), np.float32), 'cusparse')
+
+
+def test_segment_softmax_against_numpy_with_mask():
+  rng = np.random.default_rng(5)
+  seg = np.array([0, 0, 0, 1, 1, 3, 3])
+  logits = rng.normal(size=(7, 2)).astype(np.float32)
+  mask = np.array([True, True, False, True, True, False, False])
+  got = np.asarray(ops.segment_softmax(jnp.asarray(logits), jnp.asarray(seg),
+                                       4, jnp.asarray(mask)))
+  want = np.zeros_like(logits)
+  for s in range(4):
+    rows = np.flatnonzero((seg == s) & mask)
+    if len(rows):
+      e = np.exp(logits[rows] - logits[rows].max(0))
+      want[rows] = e / e.sum(0)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+  assert np.all(got[~mask] == 0) and np.all(np.isfinite(got))
+  # Gradients stay finite with fully masked segments.
+  grad = jax.grad(lambda l: jnp.sum(ops.segment_softmax(
+      l, jnp.asarray(seg), 4, jnp.asarray(mask)) ** 2))(jnp.asarray(logits))
+  assert np.all(np.isfinite(grad))
+
+
+def test_edge_mask_marks_real_edges():
+  g = _random_graph(np.random.default_rng(6))
+  np.testing.assert_array_equal(jax.jit(ops.edge_mask)(g), graphs.edge_mask(g))

@@ -40,8 +40,8 @@ def test_one_step_lowers_the_loss(smoke_config):
                                 task.data.num_items, 256, 0)
   batch = train.shard(batches.batch(0, 0), 1)
   step = train.make_step(task)
-  state1, loss0 = step(state, task.graph, batch, 0)
-  _, loss1 = step(state1, task.graph, batch, 1)
+  state1, loss0 = step(state, task.inputs, batch, 0)
+  _, loss1 = step(state1, task.inputs, batch, 1)
   assert np.isfinite(loss0) and np.isfinite(loss1)
   assert loss1 < loss0
   for leaf in jax.tree.leaves(state1.params):

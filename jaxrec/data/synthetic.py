@@ -13,6 +13,7 @@ it off as real data.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Mapping
 
 import numpy as np
@@ -65,7 +66,28 @@ def _first_per_user(users, items, limit, num_items):
   return users[keep], items[keep]
 
 
-def generate(num_users: int = 600,
+@dataclasses.dataclass(frozen=True)
+class Planted:
+  """The structure the generator planted (for experiments and tests).
+
+  Attributes:
+    user_cluster: int [U] cluster of each user.
+    item_cluster: int [I] cluster of each item.
+    is_noise: bool [n] per row of the generated `train`: a noise edge (a
+      false positive unrelated to the clusters and the features).
+  """
+
+  user_cluster: np.ndarray
+  item_cluster: np.ndarray
+  is_noise: np.ndarray
+
+
+def generate(**kwargs) -> Dataset:
+  """Generates a planted-cluster dataset; see generate_planted."""
+  return generate_planted(**kwargs)[0]
+
+
+def generate_planted(num_users: int = 600,
              num_items: int = 400,
              num_clusters: int = 6,
              interactions_per_user: float = 25.0,
@@ -74,7 +96,7 @@ def generate(num_users: int = 600,
              feature_dims: Mapping[str, int] | None = None,
              feature_noise: float = 1.0,
              dislikes_per_user: float = 0.0,
-             seed: int = 0) -> Dataset:
+             seed: int = 0) -> tuple[Dataset, Planted]:
   """Generates a planted-cluster dataset; every row lands in `train`.
 
   Args:
@@ -93,7 +115,8 @@ def generate(num_users: int = 600,
 
   Returns:
     A Dataset named 'synthetic' with ratings (likes 4-5, dislikes 1-2),
-    timestamps, item names 'item <id> (cluster <c>)' and the features.
+    timestamps, item names 'item <id> (cluster <c>)' and the features; and
+    the Planted structure.
   """
   if not 0 < num_clusters <= num_items // 2:
     raise ValueError(f'synthetic: need 0 < num_clusters <= num_items / 2, got '
@@ -116,9 +139,11 @@ def generate(num_users: int = 600,
   users, items = _first_per_user(users, items, n_likes, num_items)
   ratings = rng.choice(LIKE_RATINGS, len(users)).astype(np.float32)
   parts = [(users, items, ratings)]
+  noise_part = None
 
   if noise > 0:
     n_noise = int(round(noise * len(users)))
+    noise_part = len(parts)
     parts.append((rng.integers(0, num_users, n_noise),
                   rng.integers(0, num_items, n_noise),
                   rng.choice(LIKE_RATINGS, n_noise).astype(np.float32)))
@@ -133,11 +158,13 @@ def generate(num_users: int = 600,
   users = np.concatenate([p[0] for p in parts])
   items = np.concatenate([p[1] for p in parts])
   ratings = np.concatenate([p[2] for p in parts])
+  part = np.repeat(np.arange(len(parts)), [len(p[0]) for p in parts])
   # One interaction per pair: the first part (true likes) wins.
   keys = users.astype(np.int64) * num_items + items
   _, first = np.unique(keys, return_index=True)
   first.sort()
   users, items, ratings = users[first], items[first], ratings[first]
+  is_noise = part[first] == noise_part
   timestamps = np.sort(rng.integers(1_000_000_000, 1_100_000_000, len(users)))
   timestamps = timestamps[rng.permutation(len(users))]
 
@@ -151,7 +178,7 @@ def generate(num_users: int = 600,
                        ratings, timestamps.astype(np.int64))
   args = (f'num_users={num_users}, num_items={num_items}, '
           f'num_clusters={num_clusters}, noise={noise}, seed={seed}')
-  return Dataset(
+  dataset = Dataset(
       name='synthetic',
       source=f'jaxrec.data.synthetic.generate({args}); NOT real data',
       num_users=num_users,
@@ -165,3 +192,5 @@ def generate(num_users: int = 600,
                            for i, c in enumerate(item_cluster)]),
       item_features=features,
   )
+  return dataset, Planted(user_cluster, item_cluster, is_noise)
+

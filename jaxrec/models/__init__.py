@@ -2,9 +2,13 @@
 
   TASK: the task kind it belongs to (see jaxrec.tasks)
   create(config, data) -> flax Module
-  loss_fn(model, params, graph, batch, rng, config) -> per-example loss [B]
-  eval_outputs(model, params, graph) -> pytree used for ranking
+  inputs(config, data, graph) -> what the module is applied to (the graph,
+      or the graph and item features)
+  loss_fn(model, params, inputs, batch, rng, config) -> per-example loss [B]
+  eval_outputs(model, params, inputs) -> pytree used for ranking
   score(outputs, users [C]) -> scores [C, I]
+  after_training(model, params, inputs, workdir): extra files for the best
+      checkpoint (e.g. GRCN's refined edge weights)
 
 so the training loop never names a model.
 """
@@ -13,11 +17,13 @@ from types import ModuleType
 
 from jaxrec.errors import ConfigError
 from jaxrec.models import gcn_link
+from jaxrec.models import grcn
 from jaxrec.models import lightgcn
 
 MODELS: dict[str, ModuleType] = {
     'lightgcn': lightgcn,
     'gcn_link': gcn_link,
+    'grcn': grcn,
 }
 
 

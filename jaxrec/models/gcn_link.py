@@ -125,6 +125,13 @@ def create(config: ml_collections.ConfigDict, data: Any) -> GCNEncoder:
                     similarity=m.similarity)
 
 
+def inputs(config: ml_collections.ConfigDict, data: Any,
+           graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+  """The model's input: the training graph itself."""
+  del config, data
+  return graph
+
+
 def loss_fn(model: GCNEncoder, params, graph: jraph.GraphsTuple,
             batch: dict[str, jax.Array], rng: jax.Array,
             config: ml_collections.ConfigDict) -> jax.Array:
@@ -159,3 +166,8 @@ def eval_outputs(model: GCNEncoder, params, graph: jraph.GraphsTuple):
 def score(outputs, anchors: jax.Array) -> jax.Array:
   """Similarity [C, I] of anchors [C] to every item (see eval_outputs)."""
   return outputs[anchors] @ outputs.T
+
+
+def after_training(model, params, inputs, workdir: str) -> None:
+  """Nothing to export beyond the checkpoint."""
+  del model, params, inputs, workdir

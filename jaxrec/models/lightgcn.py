@@ -61,6 +61,13 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
                   propagation=config.model.propagation)
 
 
+def inputs(config: ml_collections.ConfigDict, data: Any,
+           graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+  """The model's input: the training graph itself."""
+  del config, data
+  return graph
+
+
 def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
             batch: dict[str, jax.Array], rng: jax.Array,
             config: ml_collections.ConfigDict) -> jax.Array:
@@ -97,3 +104,8 @@ def score(outputs, users: jax.Array) -> jax.Array:
   """Scores [C, I] of all items for users [C]."""
   user_emb, item_emb = outputs
   return user_emb[users] @ item_emb.T
+
+
+def after_training(model, params, inputs, workdir: str) -> None:
+  """Nothing to export beyond the checkpoint."""
+  del model, params, inputs, workdir

@@ -40,6 +40,8 @@ class Task:
     kind: the task kind's module (jaxrec.tasks.user_item, ...).
     data: the kind's data (a Dataset, an ItemGraph, ...).
     graph: the padded training graph.
+    inputs: what the model is applied to: the graph, or the graph with item
+      features (model_lib.inputs builds it).
     model_lib: the model's module (see jaxrec.models).
     model: the flax module.
   """
@@ -48,6 +50,7 @@ class Task:
   kind: ModuleType
   data: Any
   graph: jraph.GraphsTuple
+  inputs: Any
   model_lib: ModuleType
   model: nn.Module
 
@@ -116,7 +119,7 @@ def model_outputs(task: Task, params) -> Any:
   """The model's ranking outputs, on one device (params may be replicated)."""
   params = jax.device_put(params, jax.local_devices()[0])
   return jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
-      task.model, params, task.graph)
+      task.model, params, task.inputs)
 
 
 def lookup(vocab: np.ndarray, raw: str, what: str) -> int:

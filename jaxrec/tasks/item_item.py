@@ -49,8 +49,8 @@ def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task
                            data.train.weight, config.model.weighted_edges,
                            node_fields=features)
   model = model_lib.create(config, data)
-  return base.Task(config, sys.modules[__name__], data, graph, model_lib,
-                   model)
+  return base.Task(config, sys.modules[__name__], data, graph,
+                   model_lib.inputs(config, data, graph), model_lib, model)
 
 
 def batches(task: base.Task, num_devices: int) -> sampling.LinkBatches:

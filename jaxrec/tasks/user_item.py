@@ -31,7 +31,8 @@ def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task
   graph = graphs.bipartite(ds.train.user, ds.train.item, ds.num_users,
                            ds.num_items)
   model = model_lib.create(config, ds)
-  return base.Task(config, sys.modules[__name__], ds, graph, model_lib, model)
+  return base.Task(config, sys.modules[__name__], ds, graph,
+                   model_lib.inputs(config, ds, graph), model_lib, model)
 
 
 def batches(task: base.Task, num_devices: int) -> sampling.BPRBatches:
