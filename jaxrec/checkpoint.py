@@ -31,7 +31,9 @@ class Checkpoints:
       read_only: for evaluation: never create the folder (and, since nothing
         is saved, nothing is deleted).
     """
-    best = lambda m: m['selection']
+    # Ties go to the earlier epoch, as the training loop's own bookkeeping
+    # (strict improvement) does: metric values like recall repeat exactly.
+    best = lambda m: m['selection'] - 1e-12 * m['epoch']
     options = ocp.CheckpointManagerOptions(
         best_fn=best,
         best_mode='max',
@@ -61,7 +63,7 @@ class Checkpoints:
         epoch,
         args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                 progress=ocp.args.JsonSave(progress)),
-        metrics={'selection': float(selection)})
+        metrics={'selection': float(selection), 'epoch': epoch})
     self._manager.wait_until_finished()
 
   def restore(self, epoch: int, abstract_state: Any) -> tuple[Any, dict]:

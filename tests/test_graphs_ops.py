@@ -166,3 +166,27 @@ def test_segment_softmax_against_numpy_with_mask():
 def test_edge_mask_marks_real_edges():
   g = _random_graph(np.random.default_rng(6))
   np.testing.assert_array_equal(jax.jit(ops.edge_mask)(g), graphs.edge_mask(g))
+
+
+@pytest.mark.parametrize('impl', IMPLS)
+def test_edge_dot_and_gather_gradients_equal_autodiff(impl):
+  rng = np.random.default_rng(7)
+  g = _random_graph(rng)
+  adj = ops.adjacency(g)
+  n = g.nodes['in_edges'].shape[0]
+  x = jnp.asarray(rng.normal(size=(n, 3)), jnp.float32)
+  y = jnp.asarray(rng.normal(size=(n, 3)), jnp.float32)
+  probe = jnp.asarray(rng.normal(size=g.senders.shape), jnp.float32)
+  r, s = jnp.asarray(g.receivers), jnp.asarray(g.senders)
+
+  got = jax.grad(lambda x, y: jnp.sum(jnp.tanh(ops.edge_dot(adj, x, y, impl))
+                                      * probe), argnums=(0, 1))(x, y)
+  want = jax.grad(lambda x, y: jnp.sum(jnp.tanh(jnp.sum(x[r] * y[s], -1))
+                                       * probe), argnums=(0, 1))(x, y)
+  for a, b in zip(got, want):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+  for at, idx in (('receivers', r), ('senders', s)):
+    got = jax.grad(lambda x: jnp.sum(jnp.tanh(ops.gather(adj, x, at, impl))
+                                     * probe[:, None]))(x)
+    want = jax.grad(lambda x: jnp.sum(jnp.tanh(x[idx]) * probe[:, None]))(x)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -38,7 +38,13 @@ SMOKE_CONFIGS = {  # config -> recommend.py query
     'lightgcn_ml100k': '--user=3',
     'gcn_copurchase_toy': '--item=0',
     'gcn_copurchase_ml100k': '--item=1',
+    'grcn_movielens': '--user=3',
+    'grcn_tiktok': '--user=3',
+    'grcn_kwai': '--user=3',
 }
+# Configs whose default data is built in (and must be flagged as synthetic).
+SYNTHETIC = ('lightgcn_synthetic', 'gcn_copurchase_toy', 'grcn_movielens',
+             'grcn_tiktok', 'grcn_kwai')
 
 
 @pytest.mark.parametrize('config', sorted(SMOKE_CONFIGS))
@@ -47,12 +53,15 @@ def test_smoke_config_trains_evaluates_and_recommends(config, tmp_path):
   data.mkdir()
   _fake_ml100k(str(data))
   workdir = str(tmp_path / 'run')
+  synthetic = config in SYNTHETIC
+  data_flag = [] if synthetic else [f'--config.data.path={data}']
   proc = _run('launch/train.py', f'--config=configs/{config}.py:smoke',
-              f'--workdir={workdir}', f'--config.data.path={data}')
+              f'--workdir={workdir}', *data_flag)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert f'Workdir: {workdir}' in proc.stdout
-  synthetic = config.endswith(('synthetic', 'toy'))
   assert ('SYNTHETIC' in proc.stderr) == synthetic
+  if config.startswith('grcn'):
+    assert os.path.exists(os.path.join(workdir, 'edge_weights.npz'))
   with open(os.path.join(workdir, 'metrics.jsonl')) as f:
     records = [json.loads(line) for line in f]
   assert any('train/loss' in r for r in records)

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -169,3 +170,15 @@ def test_two_devices_match_one_device(tmp_path):
   assert proc.returncode == 0, proc.stderr[-3000:]
   diff = float(proc.stdout.split('MAXDIFF')[-1])
   assert diff < 1e-5
+
+
+def test_checkpoints_keep_latest_and_best_with_ties_to_the_earlier(tmp_path):
+  ckpts = checkpoint.Checkpoints(str(tmp_path))
+  state = {'w': jnp.zeros(2)}
+  for epoch, selection in [(1, 0.5), (2, 0.7), (3, 0.7), (4, 0.6)]:
+    ckpts.save(epoch, {'w': state['w'] + epoch}, {'epoch': epoch}, selection)
+  assert ckpts.best_epoch() == 2 and ckpts.latest_epoch() == 4
+  restored, progress = ckpts.restore(2, state)
+  np.testing.assert_array_equal(restored['w'], [2.0, 2.0])
+  assert progress == {'epoch': 2}
+  assert sorted(os.listdir(ckpts.directory)) == ['2', '4']

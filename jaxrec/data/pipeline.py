@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Callable
 
 import ml_collections
 import numpy as np
 
 from jaxrec.data import baskets
+from jaxrec.data import grcn_layout
 from jaxrec.data import item_graph
 from jaxrec.data import lightgcn_text
 from jaxrec.data import movielens
@@ -19,12 +22,19 @@ from jaxrec.data import triples
 from jaxrec.data.dataset import DataError, Dataset
 from jaxrec.data.item_graph import ItemGraph
 
-# Explicit dispatch: data.format -> loader(path, duplicates=...).
-LOADERS: dict[str, Callable[..., Dataset]] = {
-    'movielens': movielens.load_movielens,
-    'recbole': recbole.load_recbole,
-    'lightgcn_text': lightgcn_text.load_lightgcn_text,
-    'triples': triples.load_triples,
+def _load_grcn(path: str, cfg: ml_collections.ConfigDict) -> Dataset:
+  g = cfg.grcn
+  return grcn_layout.load_grcn(path, g.num_users, g.num_items, cfg.duplicates)
+
+
+# Explicit dispatch: data.format -> loader(path, config.data).
+LOADERS: dict[str, Callable[[str, ml_collections.ConfigDict], Dataset]] = {
+    'movielens': lambda p, c: movielens.load_movielens(p, c.duplicates),
+    'recbole': lambda p, c: recbole.load_recbole(p, c.duplicates),
+    'lightgcn_text': lambda p, c: lightgcn_text.load_lightgcn_text(
+        p, c.duplicates),
+    'triples': lambda p, c: triples.load_triples(p, c.duplicates),
+    'grcn': _load_grcn,
 }
 FORMATS = ('synthetic', 'auto', *LOADERS)
 SPLITS = ('given', 'ratio', 'kfold')
@@ -57,6 +67,8 @@ def read(cfg: ml_collections.ConfigDict) -> Dataset:
                     f'{list(FORMATS)}.')
   if cfg.format == 'synthetic':
     return synthetic.generate(**cfg.synthetic.to_dict())
+  if cfg.format == 'grcn' and not cfg.path:
+    return _load_grcn(synthetic_grcn_folder(cfg.grcn), cfg)
   path = os.path.expanduser(cfg.path)
   if not path or not os.path.exists(path):
     hint = cfg.get('download_hint', '')
@@ -64,7 +76,39 @@ def read(cfg: ml_collections.ConfigDict) -> Dataset:
         f'config.data.path={cfg.path!r} does not exist. Point it at the data '
         f'with --config.data.path=DIR.' + (f' {hint}' if hint else ''))
   fmt = detect_format(path) if cfg.format == 'auto' else cfg.format
-  return LOADERS[fmt](path, duplicates=cfg.duplicates)
+  return LOADERS[fmt](path, cfg)
+
+
+def synthetic_grcn_folder(g: ml_collections.ConfigDict) -> str:
+  """The built-in synthetic GRCN data, written once in the official layout.
+
+  Writing it to disk and reading it back through the real loader means the
+  default run exercises exactly the path users' own files take.
+
+  Args:
+    g: config.data.grcn (synthetic_preset, synthetic_users, ...).
+
+  Returns:
+    A folder under the system's temporary directory.
+  """
+  # The folder name is the dataset's name: 'synthetic-...' flags it as such.
+  name = (f'synthetic-{g.synthetic_preset}-u{g.synthetic_users}-'
+          f'i{g.synthetic_items}-n{g.synthetic_noise}-s{g.synthetic_seed}')
+  folder = os.path.join(tempfile.gettempdir(), 'jaxrec-synthetic-grcn', name)
+  if not os.path.exists(os.path.join(folder, 'train.npy')):
+    ds = grcn_layout.synthetic_grcn(g.synthetic_preset, g.synthetic_users,
+                                    g.synthetic_items, g.synthetic_seed,
+                                    g.synthetic_noise)
+    # Written aside and renamed: a concurrent run never reads half a folder.
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    staging = tempfile.mkdtemp(dir=os.path.dirname(folder))
+    grcn_layout.write_grcn(ds, staging, layout=g.synthetic_preset)
+    try:
+      os.rename(staging, folder)
+    except OSError:  # Another run got there first.
+      shutil.rmtree(staging, ignore_errors=True)
+  return folder
+
 
 
 def split(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:

@@ -83,7 +83,8 @@ class GRCN(nn.Module):
   Attributes:
     num_users, num_items: U, I.
     modalities: the enabled modalities, in MODALITIES order.
-    bag_vocab: modality -> vocabulary size, for bag-of-words modalities.
+    bag_vocab: (modality, vocabulary size) pairs for bag-of-words modalities
+      (a tuple, so the module stays hashable).
     embed_dim: id embedding width (dim_E).
     content_dim: modality width (dim_C).
     num_routing: routing iterations.
@@ -100,7 +101,7 @@ class GRCN(nn.Module):
   num_users: int
   num_items: int
   modalities: Sequence[str]
-  bag_vocab: dict[str, int]
+  bag_vocab: tuple[tuple[str, int], ...] = ()
   embed_dim: int = 64
   content_dim: int = 64
   num_routing: int = 3
@@ -151,7 +152,7 @@ class GRCN(nn.Module):
       raw_pref = self.param(f'{m}_preference', nn.initializers.xavier_normal(),
                             (u, self.content_dim))
       prefs[m] = raw_pref
-      vocab = self.bag_vocab.get(m, 0)
+      vocab = dict(self.bag_vocab).get(m, 0)
       x = inputs['bags'][m] if vocab else inputs['features'][m]
       f = self._maybe_norm(Content(self.num_items, self.content_dim, vocab,
                                    name=m)(x))
@@ -179,7 +180,8 @@ class GRCN(nn.Module):
     else:
       confidence = self.param('confidence', nn.initializers.xavier_normal(),
                               (n, len(self.modalities)))
-      weight = (alpha * _pad_rows(confidence, n_pad)[adj.senders]).max(-1)
+      weight = (alpha * ops.gather(adj, _pad_rows(confidence, n_pad),
+                                   'senders', self.propagation)).max(-1)
     if self.hard_pruning:
       weight = nn.relu(weight)
     weight = jnp.where(mask, weight, 0.0)
@@ -202,7 +204,7 @@ class GRCN(nn.Module):
   def _affinity(self, adj: ops.Adjacency, h: jax.Array,
                 mask: jax.Array) -> jax.Array:
     """alpha(s->t): softmax over the unmasked edges into t of <h_t, h_s>."""
-    logits = jnp.sum(h[adj.receivers] * h[adj.senders], axis=-1)
+    logits = ops.edge_dot(adj, h, h, self.propagation)
     return ops.segment_softmax(logits, adj.receivers, adj.num_nodes, mask)
 
 
@@ -238,8 +240,8 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
     raise ConfigError('fusion_mode=mean averages id and modality vectors: '
                       'config.model.embed_dim must equal content_dim.')
   modalities = enabled_modalities(config, data)
-  bags = {k: int(v[1].max()) + 1 for k, v in data.item_bags.items()
-          if k in modalities}
+  bags = tuple((k, int(v[1].max()) + 1) for k, v in sorted(
+      data.item_bags.items()) if k in modalities)
   return GRCN(num_users=data.num_users, num_items=data.num_items,
               modalities=modalities, bag_vocab=bags,
               embed_dim=m.embed_dim, content_dim=m.content_dim,

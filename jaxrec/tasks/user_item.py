@@ -24,8 +24,13 @@ from jaxrec.tasks import base
 
 
 def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task:
-  """Loads the data, builds the training graph and the model."""
-  ds = pipeline.load(config.data)
+  """Loads the data (config.data), builds the training graph and the model."""
+  return from_dataset(config, model_lib, pipeline.load(config.data))
+
+
+def from_dataset(config: ml_collections.ConfigDict, model_lib: ModuleType,
+                 ds: Dataset) -> base.Task:
+  """The Task for an already split Dataset (e.g. one made in memory)."""
   base.check_config(config, ds.num_items, metric_names(config))
   base.log_data(ds.summary(), ds.is_synthetic)
   graph = graphs.bipartite(ds.train.user, ds.train.item, ds.num_users,

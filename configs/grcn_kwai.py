@@ -1,0 +1,28 @@
+"""GRCN on Kwai (the GRCN/MMGCN data layout), visual features only, the GRCN
+README's command:
+
+  python main.py --l_r=0.0001 --weight_decay=0.1 --dropout=0 \
+      --weight_mode=confid --num_routing=3 --is_pruning=False \
+      --data_path=Kwai --has_a=False --has_t=False
+
+as a jaxrec run:
+
+  python launch/train.py --config=configs/grcn_kwai.py \
+      --config.data.path=Data/Kwai
+
+data.path holds train.npy, val_full.npy, test_full.npy and feat_v (2048-d,
+.npy or .pt). With data.path empty the run uses built-in SYNTHETIC data with
+Kwai's width (2048, visual only).
+"""
+
+from jaxrec import config as config_lib
+
+
+def get_config(arg: str | None = None):
+  """arg: None for the README's run, 'smoke' for a seconds-long check."""
+  c = config_lib.grcn(arg, 'kwai')
+  c.l2_weight = 0.1  # --weight_decay=0.1
+  c.model.has_a = False
+  c.model.has_t = False
+  c.lock()
+  return c

@@ -1,0 +1,30 @@
+"""GRCN on Movielens (the GRCN/MMGCN data layout), the GRCN README's command:
+
+  python main.py --l_r=0.0001 --weight_decay=0.0001 --dropout=0 \
+      --weight_mode=confid --num_routing=3 --is_pruning=False
+
+as a jaxrec run:
+
+  python launch/train.py --config=configs/grcn_movielens.py \
+      --config.data.path=Data/movielens
+
+data.path is a folder with train.npy, val_full.npy, test_full.npy and
+FeatureVideo_normal.npy / FeatureAudio_avg_normal.npy /
+FeatureText_stl_normal.npy. With data.path empty (the default) the run
+uses a built-in SYNTHETIC dataset written in that layout with Movielens's
+feature widths (2048 / 128 / 100), scaled down so an epoch takes seconds.
+
+Evaluation is the correct one (the authors' code differs, see
+jaxrec/models/grcn.py): top-10, train items masked to -inf, IDCG over
+min(|truth|, K), model selection on validation, clean forward.
+"""
+
+from jaxrec import config as config_lib
+
+
+def get_config(arg: str | None = None):
+  """arg: None for the README's run, 'smoke' for a seconds-long check."""
+  c = config_lib.grcn(arg, 'movielens')
+  c.l2_weight = 1e-4  # --weight_decay=0.0001 (an L2 term, see loss_fn)
+  c.lock()
+  return c

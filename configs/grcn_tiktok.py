@@ -1,0 +1,26 @@
+"""GRCN on Tiktok (the GRCN/MMGCN data layout), the GRCN README's command:
+
+  python main.py --l_r=0.0001 --weight_decay=0.001 --dropout=0 \
+      --weight_mode=confid --num_routing=3 --is_pruning=False \
+      --data_path=Tiktok
+
+as a jaxrec run:
+
+  python launch/train.py --config=configs/grcn_tiktok.py \
+      --config.data.path=Data/Tiktok
+
+data.path holds train.npy, val_full.npy, test_full.npy and feat_v / feat_a
+(128-d) and feat_t (a (2, n) [item; word] bag of words), as .npy or .pt.
+With data.path empty the run uses built-in SYNTHETIC data with Tiktok's
+widths (128 / 128 / a word bag).
+"""
+
+from jaxrec import config as config_lib
+
+
+def get_config(arg: str | None = None):
+  """arg: None for the README's run, 'smoke' for a seconds-long check."""
+  c = config_lib.grcn(arg, 'tiktok')
+  c.l2_weight = 1e-3  # --weight_decay=0.001
+  c.lock()
+  return c
