@@ -12,6 +12,9 @@ are excluded.
 Writes JSON (default benchmarks/results/copurchase_toy_purity.json).
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import json
 import os
 import sys

@@ -15,6 +15,9 @@ full, or, with --max_steps, over that many steps and scaled to the epoch
   python benchmarks/grcn_epoch.py --scales=tiktok,movielens
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import json
 import os
 import platform

@@ -17,6 +17,9 @@ record per (graph, implementation) with median milliseconds, and the
 fastest JAX implementation per size with its ratio to torch's CSR product.
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import json
 import os
 import platform
@@ -191,7 +194,8 @@ def machine() -> dict[str, object]:
   info = {'platform': platform.platform(), 'processor': platform.processor(),
           'cpu_count': os.cpu_count(), 'python': platform.python_version(),
           'jax': jax.__version__, 'backend': jax.default_backend(),
-          'devices': [str(d) for d in jax.devices()]}
+          'devices': [str(d) for d in jax.devices()],
+          'glibc_tunables': os.environ.get('GLIBC_TUNABLES', '')}
   try:
     import torch  # pylint: disable=g-import-not-at-top
     info.update(torch=torch.__version__, torch_threads=torch.get_num_threads())

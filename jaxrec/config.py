@@ -122,6 +122,9 @@ def base() -> ml_collections.ConfigDict:
   c.model.has_v = True
   c.model.has_a = True
   c.model.has_t = True
+  # Explicit modality names (any item features of the data, e.g. 'genre');
+  # when set, they replace has_v / has_a / has_t.
+  c.model.modalities = ()
   c.model.content_dim = 64
   c.model.num_routing = 3
   c.model.routing = 'official'

@@ -25,6 +25,7 @@ otherwise).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable, NamedTuple
 
 import jax
@@ -138,23 +139,41 @@ def gather(adj: Adjacency, x: jax.Array, at: str,
   return _gather(at, adj, x, _resolve(impl))
 
 
-def _edge_dot_value(adj: Adjacency, x: jax.Array, y: jax.Array) -> jax.Array:
-  """<x[t], y[s]> per edge, as two gathers and a matrix-vector product.
+# Edges per chunk of a CPU edge_dot: the [chunk, d] intermediates stay in
+# cache (8192 x 64 floats = 2 MiB) instead of streaming [E, d] through memory.
+EDGE_CHUNK = 8192
+
+
+def _edge_dot_value(adj: Adjacency, x: jax.Array, y: jax.Array,
+                    impl: str) -> jax.Array:
+  """<x[t], y[s]> per edge, as gathers and a matrix-vector product.
 
   The row sum is a product with a ones vector: XLA:CPU runs a fused
-  gather-multiply-row-sum loop ~5x slower.
+  gather-multiply-row-sum loop ~5x slower. On CPU ('csr') the edges go in
+  chunks (lax.map), 2-3x faster than one pass over all edges at 123k edges
+  x 64 (measured in a GRCN step); accelerators take one pass.
   """
-  prod = take_rows(x, adj.receivers) * take_rows(y, adj.senders)
-  return prod @ jnp.ones(prod.shape[-1], prod.dtype)
+  ones = jnp.ones(x.shape[-1], x.dtype)
+
+  def dots(receivers, senders):
+    return (take_rows(x, receivers) * take_rows(y, senders)) @ ones
+
+  e = adj.receivers.shape[0]
+  chunk = math.gcd(e, EDGE_CHUNK)  # E is a bucket size: a power-of-2 multiple
+  if impl != 'csr' or chunk == e:
+    return dots(adj.receivers, adj.senders)
+  out = jax.lax.map(lambda rs: dots(*rs), (adj.receivers.reshape(-1, chunk),
+                                           adj.senders.reshape(-1, chunk)))
+  return out.reshape(e)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def _edge_dot(impl: str, adj: Adjacency, x: jax.Array, y: jax.Array):
-  return _edge_dot_value(adj, x, y)
+  return _edge_dot_value(adj, x, y, impl)
 
 
 def _edge_dot_fwd(impl, adj, x, y):
-  return _edge_dot_value(adj, x, y), (adj, x, y)
+  return _edge_dot_value(adj, x, y, impl), (adj, x, y)
 
 
 def _edge_dot_bwd(impl, residuals, g):
@@ -242,7 +261,7 @@ def _propagate_bwd(impl, symmetric, residuals, g):
   # are the weights themselves when A is symmetric: no gather needed).
   dx = KERNELS[impl](adj, w if symmetric else take_rows(w, adj.reverse), g)
   # d/dw(s->t) = <g[t], x[s]>; dead code unless the weights are trained.
-  dw = _edge_dot_value(adj, g, x).astype(w.dtype)
+  dw = _edge_dot_value(adj, g, x, impl).astype(w.dtype)
   return None, dw, dx
 
 

@@ -4,6 +4,9 @@
       [--checkpoint=best|latest]
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import sys
 
 from absl import app

@@ -6,6 +6,9 @@
 IDs are the raw ids of the data files (e.g. MovieLens movie ids).
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import sys
 
 from absl import app

@@ -8,6 +8,9 @@ Without --workdir a fresh folder under runs/ is made. On a workdir that
 already has checkpoints, training resumes from the latest one.
 """
 
+from jaxrec import runtime  # pylint: disable=g-bad-import-order
+runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+
 import os
 import sys
 import time

@@ -41,6 +41,7 @@ SMOKE_CONFIGS = {  # config -> recommend.py query
     'grcn_movielens': '--user=3',
     'grcn_tiktok': '--user=3',
     'grcn_kwai': '--user=3',
+    'grcn_ml100k': '--user=3',
 }
 # Configs whose default data is built in (and must be flagged as synthetic).
 SYNTHETIC = ('lightgcn_synthetic', 'gcn_copurchase_toy', 'grcn_movielens',

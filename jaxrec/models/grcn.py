@@ -210,20 +210,30 @@ class GRCN(nn.Module):
 
 def enabled_modalities(config: ml_collections.ConfigDict,
                        data: Dataset) -> tuple[str, ...]:
-  """Modalities switched on by has_v / has_a / has_t that the data has."""
+  """The modalities GRCN uses, checked against the data.
+
+  config.model.modalities names them explicitly (any item feature or word
+  bag of the data, e.g. MovieLens genres); when empty, has_v / has_a / has_t
+  switch on 'visual' / 'acoustic' / 'textual'.
+  """
   m = config.model
-  wanted = [name for name, on in zip(MODALITIES, (m.has_v, m.has_a, m.has_t))
-            if on]
+  if m.modalities:
+    wanted = list(m.modalities)
+  else:
+    wanted = [name for name, on in zip(MODALITIES,
+                                       (m.has_v, m.has_a, m.has_t)) if on]
   present = set(data.item_features) | set(data.item_bags)
   missing = [name for name in wanted if name not in present]
   if missing:
     raise ConfigError(
-        f'config.model has {", ".join(missing)} switched on but '
-        f'{data.name} has no such features (it has {sorted(present)}). Switch '
-        f'them off with --config.model.has_v/has_a/has_t=False.')
+        f'GRCN modalities {", ".join(missing)} are switched on but '
+        f'{data.name} has no such item features (it has {sorted(present)}). '
+        f'Switch them off (--config.model.has_v/has_a/has_t=False) or name '
+        f'the ones to use with --config.model.modalities.')
   if not wanted:
     raise ConfigError('GRCN needs at least one modality: set one of '
-                      'config.model.has_v / has_a / has_t to True.')
+                      'config.model.has_v / has_a / has_t to True, or '
+                      'config.model.modalities.')
   return tuple(wanted)
 
 

@@ -1,0 +1,41 @@
+"""Process settings for the command-line tools: glibc malloc on huge pages.
+
+XLA:CPU allocates its temporary buffers afresh for every call, and glibc
+hands large blocks back to the kernel when they are freed, so every training
+step page-faults its way through tens of MB of new 4 KiB pages. With glibc's
+transparent-huge-page option the same memory takes 512 times fewer faults.
+Measured on a 2-core Xeon: a GRCN step at TikTok scale 174 -> 115 ms,
+same code and process layout (jemalloc gives about the same).
+
+glibc reads the option (GLIBC_TUNABLES) only when a process starts, so the
+tools re-execute themselves once with it set. Set JAXREC_NO_REEXEC=1 to opt
+out; nothing happens off Linux/glibc or where the option is already set.
+"""
+
+import os
+import platform
+import sys
+
+HUGE_PAGES = 'glibc.malloc.hugetlb=1'
+
+
+def _glibc_supports_hugetlb() -> bool:
+  """glibc >= 2.35 has the glibc.malloc.hugetlb tunable."""
+  lib, version = platform.libc_ver()
+  try:
+    major, minor = (int(v) for v in version.split('.')[:2])
+  except ValueError:
+    return False
+  return lib == 'glibc' and (major, minor) >= (2, 35)
+
+
+def use_huge_pages() -> None:
+  """Re-executes this command with glibc malloc on huge pages, if useful."""
+  tunables = os.environ.get('GLIBC_TUNABLES', '')
+  if (sys.platform != 'linux' or os.environ.get('JAXREC_NO_REEXEC') or
+      HUGE_PAGES in tunables or not _glibc_supports_hugetlb()):
+    return
+  env = dict(os.environ, JAXREC_NO_REEXEC='1',
+             GLIBC_TUNABLES=':'.join(t for t in (tunables, HUGE_PAGES) if t))
+  # orig_argv keeps -c CODE and -m MODULE forms, which sys.argv loses.
+  os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
