@@ -200,11 +200,6 @@ def item_item(i: np.ndarray, j: np.ndarray, num_items: int,
                                       **(node_fields or {})}, **padding)
 
 
-def num_real_nodes(graph: jraph.GraphsTuple) -> int:
-  """Nodes before padding (static, read on the host)."""
-  return int(np.asarray(graph.n_node)[0])
-
-
 def node_mask(graph: jraph.GraphsTuple) -> np.ndarray:
   """bool [N_pad]: True on real nodes."""
   return np.asarray(jraph.get_node_padding_mask(graph))

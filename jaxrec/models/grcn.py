@@ -145,7 +145,7 @@ class GRCN(nn.Module):
       # One draw per undirected edge, shared by both directions.
       draw = jax.random.uniform(self.make_rng('dropout'), mask.shape)
       pair = jnp.minimum(jnp.arange(mask.shape[0]), adj.reverse)
-      mask = mask & (draw[pair] >= self.edge_dropout)
+      mask = mask & (ops.take_rows(draw, pair) >= self.edge_dropout)
 
     reps, alphas, prefs = [], [], {}
     for m in self.modalities:

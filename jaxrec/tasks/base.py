@@ -131,9 +131,28 @@ def lookup(vocab: np.ndarray, raw: str, what: str) -> int:
   return int(hits[0])
 
 
-def top_k_rows(scores: np.ndarray, k: int, item_ids: np.ndarray,
-               item_names: np.ndarray | None) -> list[Recommendation]:
-  """The k best-scored items (-inf never), best first, as Recommendations."""
+def recommend_rows(task: Task, params, query: int, known,
+                   item_ids: np.ndarray, item_names: np.ndarray | None,
+                   k: int) -> list[Recommendation]:
+  """The k best items for one query row (a user, or an anchor item).
+
+  Args:
+    task: the task (its model scores the query against every item).
+    params: model parameters.
+    query: contiguous id of the user or anchor item.
+    known: metrics.UserItems whose items for `query` are never listed.
+    item_ids: [I] raw item ids.
+    item_names: [I] names, or None.
+    k: list length.
+
+  Returns:
+    Up to k Recommendations, best first.
+  """
+  outputs = model_outputs(task, params)
+  scores = np.asarray(task.model_lib.score(outputs,
+                                           np.array([query], np.int32)))[0]
+  exclude = known.dense(np.array([query]), len(item_ids))[0]
+  scores = np.where(exclude, -np.inf, scores)
   top = np.argsort(-scores, kind='stable')[:k]
   top = top[np.isfinite(scores[top])]
   name = lambda i: '' if item_names is None else str(item_names[i])

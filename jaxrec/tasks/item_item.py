@@ -181,8 +181,5 @@ def recommend(task: base.Task, params, user: str | None = None,
   i = base.lookup(data.item_ids, item, 'item')
   edges = data.all_edges() if exclude_known else data.train.select(slice(0, 0))
   known = neighbours([edges], data.num_items, self_loops=True)
-  scores = np.asarray(task.model_lib.score(base.model_outputs(task, params),
-                                           np.array([i], np.int32)))[0]
-  scores = np.where(known.dense(np.array([i]), data.num_items)[0], -np.inf,
-                    scores)
-  return base.top_k_rows(scores, k, data.item_ids, data.item_names)
+  return base.recommend_rows(task, params, i, known, data.item_ids,
+                             data.item_names, k)

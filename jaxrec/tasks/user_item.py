@@ -12,7 +12,6 @@ import sys
 from types import ModuleType
 
 import ml_collections
-import numpy as np
 
 from jaxrec import graphs
 from jaxrec import metrics
@@ -117,8 +116,5 @@ def recommend(task: base.Task, params, user: str | None = None,
   parts = [ds.train, ds.val, ds.test] if exclude_known else [
       ds.train.select(slice(0, 0))]
   seen = metrics.UserItems(parts, ds.num_users)
-  scores = np.asarray(task.model_lib.score(base.model_outputs(task, params),
-                                           np.array([u], np.int32)))[0]
-  scores = np.where(seen.dense(np.array([u]), ds.num_items)[0], -np.inf,
-                    scores)
-  return base.top_k_rows(scores, k, ds.item_ids, ds.item_names)
+  return base.recommend_rows(task, params, u, seen, ds.item_ids,
+                             ds.item_names, k)
