@@ -72,10 +72,17 @@ def base() -> ml_collections.ConfigDict:
   c.data.download_hint = ''
   # Repeated (user, item) pairs: 'error', 'keep_first' or 'keep_last'.
   c.data.duplicates = 'error'
-  # Which interactions are positive: 'all', 'rating' (rating >= min_rating)
-  # or 'label' (label == 1).
+  # Which interactions are positive (likes): 'all', 'rating' (rating >=
+  # min_rating, RecBole's convention), 'threshold' (rating > threshold,
+  # SiReN's and PANE-GNN's) or 'label' (label == 1).
   c.data.positive = 'all'
   c.data.min_rating = 4.0
+  c.data.threshold = 3.5
+  # 'implicit': interactions that are not positive are dropped before
+  # splitting. 'signed': they are kept as dislikes (Interactions.liked is
+  # False), split with the likes, masked in evaluation, and signed models
+  # (PANE-GNN, SiReN) train on them.
+  c.data.feedback = 'implicit'
   # 'given' (the files' own split), 'ratio' (per user) or 'kfold'.
   c.data.split = 'ratio'
   c.data.split_order = 'random'  # or 'time': latest interactions to test.
@@ -86,6 +93,18 @@ def base() -> ml_collections.ConfigDict:
   # data has no validation split of its own).
   c.data.val_ratio = 0.1
   c.data.split_seed = 0
+  # data.format='fold_files': one file per fold in data.path, named by this
+  # pattern with {} = 1..num_folds (SiReN's and PANE-GNN's ML-1M folds);
+  # lines user,item,rating[,timestamp]. Fold data.fold is the test split.
+  c.data.fold_pattern = 'test_1m{}.dat'
+  # data.format='csv': files with a header row; the defaults are KuaiRec's
+  # raw layout (big_matrix.csv for training, the fully observed
+  # small_matrix.csv for test; watch_ratio as the rating). With data.path a
+  # single file, all its rows are split by data.split.
+  c.data.csv = ml_collections.ConfigDict(dict(
+      user_column='user_id', item_column='video_id',
+      rating_column='watch_ratio', time_column='', sep=',',
+      train_file='big_matrix.csv', val_file='', test_file='small_matrix.csv'))
   c.data.synthetic = synthetic_data()
   # data.format='grcn' (the GRCN/MMGCN folder layout): sizes when they
   # cannot be inferred (0 = infer), and the built-in synthetic data used
@@ -134,6 +153,18 @@ def base() -> ml_collections.ConfigDict:
   c.model.edge_dropout = 0.0
   c.model.has_act = False
   c.model.has_norm = True
+  # PANE-GNN and SiReN (signed feedback; the dropout above is the MLP and
+  # attention dropout): variant (PANE-GNN's ablations 'A', 'B', 'C', 'D' or
+  # 'full'), feedback-aware coefficient b of the dual BPR (SiReN: the
+  # coefficient of a disliked item's score), share p of negative-graph edges
+  # removed for the contrastive view, contrastive weight lambda_1 and
+  # temperature tau, disinterest filter threshold delta.
+  c.model.variant = 'full'
+  c.model.feedback_coef = 2.0
+  c.model.edge_removal = 0.8
+  c.model.contrastive_weight = 0.1
+  c.model.temperature = 0.8
+  c.model.filter_threshold = 0.5
 
   c.learning_rate = 1e-3
   # Global batch, split across devices (must be divisible by their number);
@@ -142,6 +173,12 @@ def base() -> ml_collections.ConfigDict:
   c.num_epochs = 200
   # L2 on the batch's layer-0 embeddings (LightGCN's reg, a.k.a. decay).
   c.l2_weight = 1e-4
+  # Sampled negatives per training interaction (signed models: K, drawn with
+  # replacement from the items the user has not rated in train), and how:
+  # 'uniform' or 'popularity' (train count ** negative_power).
+  c.num_negatives = 1
+  c.negative_sampling = 'uniform'
+  c.negative_power = 0.75
   # 0 = all local devices.
   c.num_devices = 0
 
@@ -203,6 +240,119 @@ def grcn(arg: str | None, preset: str) -> ml_collections.ConfigDict:
     c.model.embed_dim = c.model.content_dim = 16
     c.learning_rate = 1e-3
     c.num_epochs = 2
+  elif arg:
+    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
+  return c
+
+
+SIGNED_DATASETS = ('ml-1m', 'ml-100k', 'kuairec', 'synthetic')
+
+
+def signed_protocol(c: ml_collections.ConfigDict, dataset: str) -> None:
+  """The data protocol of SiReN and PANE-GNN on one of SIGNED_DATASETS.
+
+  MovieLens: every rating is kept; ratings > 3.5 are likes, the others
+  dislikes; five random folds of all ratings (fold data.fold is test), with
+  10% of each user's train ratings carved out for validation (the papers
+  select on test; jaxrec never does). KuaiRec: SIGformer's like / dislike
+  labels and given train / valid / test files (or the raw CSVs, watch
+  ratio > 2.0, see configs/pane_gnn_kuairec.py). Ground truth: test likes;
+  every train item is masked. Metrics at 5, 10, 15 (and 20 on KuaiRec).
+
+  Args:
+    c: a config from base(); its data and evaluation fields are set.
+    dataset: one of SIGNED_DATASETS.
+  """
+  if dataset not in SIGNED_DATASETS:
+    raise ValueError(f'dataset {dataset!r} is not one of {SIGNED_DATASETS}.')
+  d = c.data
+  d.feedback = 'signed'
+  d.positive = 'threshold'
+  d.threshold = 3.5
+  d.split = 'kfold'
+  d.num_folds = 5
+  d.fold = 0
+  d.val_ratio = 0.1
+  c.eval_ks = (5, 10, 15)
+  c.selection_metric = 'recall@10'
+  if dataset == 'ml-1m':
+    d.format = 'auto'
+    d.path = 'data/ml-1m'
+    d.download_hint = (
+        'Get MovieLens-1M from https://grouplens.org/datasets/movielens/1m/ '
+        '(unzip ml-1m.zip: ratings.dat), or point it at the five fold files '
+        'of SiReN / PANE-GNN with --config.data.format=fold_files '
+        '--config.data.split=given.')
+  elif dataset == 'ml-100k':
+    movielens_100k(d)
+    d.positive = 'threshold'
+  elif dataset == 'kuairec':
+    d.format = 'triples'
+    d.path = 'data/kuairec'
+    d.download_hint = (
+        'Use the like / dislike split published with SIGformer (folder with '
+        'train.txt, valid.txt, test.txt, info.txt), or KuaiRec\'s raw CSVs '
+        'from https://kuairec.com with --config.data.format=csv '
+        '--config.data.positive=threshold --config.data.val_ratio=0.1.')
+    d.positive = 'label'
+    d.threshold = 2.0  # For the raw CSVs: like if watch_ratio > 2.0.
+    d.split = 'given'
+    d.val_ratio = 0.0  # valid.txt is the validation split.
+    c.eval_ks = (5, 10, 15, 20)
+  else:
+    d.format = 'synthetic'
+    d.synthetic.dislikes_per_user = 10.0
+
+
+def signed_model(arg: str | None, model: str,
+                 dataset: str) -> ml_collections.ConfigDict:
+  """PANE-GNN, SiReN or LightGCN with the papers' settings on signed data.
+
+  PANE-GNN and SiReN: H 64, 4 layers, Adam 5e-3, batch 1024, dropout 0.5,
+  b 2; K = 40 negatives by popularity ** 0.75 and lambda_2 0.05 on
+  MovieLens, K = 1 uniform and lambda_2 0.01 on KuaiRec. PANE-GNN also:
+  tau 0.8, delta 0.5, p 0.8 (the authors' code). LightGCN trains on the
+  likes only with its own paper's settings (3 layers, 1e-3, batch 2048,
+  one uniform negative, L2 1e-4) and is evaluated by the same protocol.
+
+  Args:
+    arg: None, or 'smoke' for a seconds-long run.
+    model: 'pane_gnn', 'siren' or 'lightgcn'.
+    dataset: one of SIGNED_DATASETS (see signed_protocol).
+  """
+  c = base()
+  signed_protocol(c, dataset)
+  c.model.name = model
+  c.model.embed_dim = 64
+  kuairec = dataset == 'kuairec'
+  if model == 'lightgcn':
+    c.model.num_layers = 3
+    c.learning_rate = 1e-3
+    c.batch_size = 2048
+    c.l2_weight = 1e-4
+  elif model in ('pane_gnn', 'siren'):
+    c.model.num_layers = 4
+    c.model.dropout = 0.5
+    c.model.feedback_coef = 2.0
+    c.learning_rate = 5e-3
+    c.batch_size = 1024
+    c.l2_weight = 0.01 if kuairec else 0.05
+    c.num_negatives = 1 if kuairec else 40
+    c.negative_sampling = 'uniform' if kuairec else 'popularity'
+  else:
+    raise ValueError(f'signed_model: unknown model {model!r}.')
+  c.num_epochs = 300
+  c.eval_every_epochs = 5
+  c.patience = 6
+  if arg == 'smoke':
+    c.model.embed_dim = 16
+    c.model.num_layers = 2
+    c.num_negatives = min(c.num_negatives, 4)
+    c.num_epochs = 2
+    c.eval_every_epochs = 1
+    c.data.synthetic.num_users = 150
+    c.data.synthetic.num_items = 100
+    c.data.synthetic.num_clusters = 4
   elif arg:
     raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
   return c

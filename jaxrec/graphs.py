@@ -147,6 +147,29 @@ def bipartite(users: np.ndarray, items: np.ndarray, num_users: int,
                          **padding)
 
 
+def remove_edges(heads: np.ndarray, tails: np.ndarray, rate: float,
+                 seed: int) -> tuple[np.ndarray, np.ndarray]:
+  """Drops each undirected edge independently with probability `rate`.
+
+  PANE-GNN's distortion A_d = A_n * P, P ~ Bernoulli(1 - p) (eq. 9), drawn
+  per undirected edge so that the distorted graph stays symmetric, as the
+  neighbour sets of eq. 10 assume.
+
+  Args:
+    heads: int [E] one end of each edge.
+    tails: int [E] the other end.
+    rate: p in [0, 1).
+    seed: seed of the draw.
+
+  Returns:
+    (heads, tails) of the kept edges, in their original order.
+  """
+  if not 0 <= rate < 1:
+    raise ValueError(f'Edge removal rate {rate} must be in [0, 1).')
+  keep = np.random.default_rng(seed).random(len(heads)) >= rate
+  return np.asarray(heads)[keep], np.asarray(tails)[keep]
+
+
 def gcn_norm(senders: np.ndarray, receivers: np.ndarray, num_nodes: int,
              edge_weight: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:

@@ -2,11 +2,16 @@
 
 Per-example values let the train step form an exact global mean over a
 sharded, padded batch (sum of masked values / global count), so one device
-and several devices compute the same loss.
+and several devices compute the same loss. A term that couples examples
+(InfoNCE over the batch) gathers the global batch's ids over BATCH_AXIS and
+still returns one value per local example.
 """
 
 import jax
 import jax.numpy as jnp
+
+# The device axis of the train step (train.py maps the batch over it).
+BATCH_AXIS = 'batch'
 
 
 def bpr(pos_scores: jax.Array, neg_scores: jax.Array) -> jax.Array:
@@ -22,6 +27,43 @@ def bpr(pos_scores: jax.Array, neg_scores: jax.Array) -> jax.Array:
   return jax.nn.softplus(neg_scores - pos_scores)
 
 
+def sign_aware_bpr(item_scores: jax.Array, neg_scores: jax.Array,
+                   item_coef: jax.Array, direction: jax.Array) -> jax.Array:
+  """-sum_k log sigmoid(direction * (item_coef * s_ui - s_uj_k)), stably.
+
+  One form for the signed BPR losses:
+    BPR:                 coef 1, direction +1
+    SiReN (sign-aware):  coef 1 for a like, 2 for a dislike; direction +1
+    PANE-GNN (eq. 17):   likes coef 1, direction +1 (interest scores);
+                         dislikes coef b, direction -1 (disinterest scores),
+                         i.e. -log sigmoid(s_uj - b s_ui).
+
+  Args:
+    item_scores: float [B] scores s_ui of the rated items.
+    neg_scores: float [B, K] scores s_uj of K sampled negatives.
+    item_coef: float [B] coefficient of s_ui.
+    direction: float [B] +1 or -1.
+
+  Returns:
+    float [B]: the loss summed over the K negatives.
+  """
+  margin = item_coef[:, None] * item_scores[:, None] - neg_scores
+  return jnp.sum(jax.nn.softplus(-direction[:, None] * margin), axis=-1)
+
+
+def squared_norm(*rows: jax.Array) -> jax.Array:
+  """Squared L2 norm of each example's rows, summed over rows and arrays.
+
+  Args:
+    *rows: float [B, ..., d] arrays (e.g. user [B, d], negatives [B, K, d]).
+
+  Returns:
+    float [B].
+  """
+  return sum(jnp.sum(jnp.square(r).reshape(r.shape[0], -1), axis=-1)
+             for r in rows)
+
+
 def l2(*rows: jax.Array) -> jax.Array:
   """Half the squared L2 norm of each example's rows, summed over arrays.
 
@@ -31,4 +73,64 @@ def l2(*rows: jax.Array) -> jax.Array:
   Returns:
     float [B].
   """
-  return 0.5 * sum(jnp.sum(jnp.square(r), axis=-1) for r in rows)
+  return 0.5 * squared_norm(*rows)
+
+
+def _normalise(x: jax.Array) -> jax.Array:
+  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def info_nce(view_a: jax.Array, view_b: jax.Array, ids: jax.Array,
+             valid: jax.Array, col_ids: jax.Array, col_valid: jax.Array,
+             temperature: float) -> jax.Array:
+  """InfoNCE between two views of a set of nodes (PANE-GNN eq. 18), per row.
+
+  The set is the distinct ids among the valid columns (the whole batch).
+  For each distinct id n the loss is
+      -log exp(cos(a_n, b_n) / tau) / sum_{n' in set} exp(cos(a_n, b_n') / tau).
+  Rows and columns may repeat an id (a user with several ratings in the
+  batch); each distinct id counts once on both sides: columns are weighted
+  by 1 / multiplicity inside the log-sum-exp (repeats have equal logits), and
+  a row's loss by 1 / multiplicity, so the rows' values sum to the loss over
+  the set.
+
+  Args:
+    view_a: float [B, d] first view of each row's node (e.g. v_u).
+    view_b: float [N, d] second view of every node (e.g. v~), indexed by id.
+    ids: int [B] node id of each row.
+    valid: bool [B] rows that take part (False on padding).
+    col_ids: int [C] node ids of the columns (the global batch's ids; the
+      rows' own ids among them).
+    col_valid: bool [C] columns that take part.
+    temperature: tau.
+
+  Returns:
+    float [B]: each row's share of the loss (0 on invalid rows).
+  """
+  a = _normalise(view_a)
+  b_cols = _normalise(jnp.take(view_b, col_ids, axis=0, mode='clip'))
+  b_own = _normalise(jnp.take(view_b, ids, axis=0, mode='clip'))
+  same = (col_ids[:, None] == col_ids[None, :]) & col_valid[None, :]
+  col_mult = jnp.sum(same, axis=1)  # >= 1 for valid columns.
+  log_w = jnp.where(col_valid, -jnp.log(jnp.maximum(col_mult, 1)), -jnp.inf)
+  logits = (a @ b_cols.T) / temperature
+  positive = jnp.sum(a * b_own, axis=-1) / temperature
+  loss = jax.nn.logsumexp(logits + log_w[None, :], axis=-1) - positive
+  row_mult = jnp.sum((ids[:, None] == col_ids[None, :]) & col_valid[None, :],
+                     axis=1)
+  return jnp.where(valid, loss / jnp.maximum(row_mult, 1), 0.0)
+
+
+def gather_batch(x: jax.Array) -> jax.Array:
+  """The global batch's values of a per-example array (all devices' shards).
+
+  Call only inside the train step (it names BATCH_AXIS). Used for ids and
+  masks, never for values that need a gradient.
+
+  Args:
+    x: [B_local, ...] this device's shard.
+
+  Returns:
+    [B_global, ...] the shards of all devices, in device order.
+  """
+  return jax.lax.all_gather(x, BATCH_AXIS, tiled=True)

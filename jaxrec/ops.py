@@ -312,6 +312,26 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
   return total / (num_layers + 1)
 
 
+def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
+                      num_layers: int, impl: str = 'auto') -> jax.Array:
+  """LightGCN's layer mean over a symmetric graph from graphs.py.
+
+  Args:
+    graph: padded graph with symmetric normalised weights (graphs.bipartite).
+    x: float [n, d] layer-0 embeddings of its first n (real) nodes.
+    num_layers: K >= 0.
+    impl: propagation kernel, see `propagate`.
+
+  Returns:
+    float [n, d]: the mean of x, Ax, ..., A^K x on the real nodes.
+  """
+  n = x.shape[0]
+  padded = jnp.pad(x, ((0, graph.nodes['in_edges'].shape[0] - n), (0, 0)))
+  out = lightgcn(adjacency(graph), graph.edges['weight'], padded, num_layers,
+                 impl, symmetric=True)
+  return out[:n]
+
+
 def gcn_aggregate(adj: Adjacency, weights: jax.Array, self_weights: jax.Array,
                   h: jax.Array, impl: str = 'auto') -> jax.Array:
   """GCN aggregation D~^-1/2 (A + I) D~^-1/2 h (PyG GCNConv without W, b).

@@ -6,6 +6,8 @@ batches the uninterrupted run saw: nothing depends on sampler state.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from jaxrec.data.dataset import DataError, Interactions
@@ -30,49 +32,115 @@ class Known:
     return self.keys[pos] == keys
 
 
-def uniform_negatives(users: np.ndarray, known: Known,
-                      rng: np.random.Generator) -> np.ndarray:
-  """Items drawn uniformly from those each user has not interacted with.
+def negatives(users: np.ndarray, known: Known, rng: np.random.Generator,
+              cdf: Optional[np.ndarray] = None) -> np.ndarray:
+  """Items drawn with replacement from those each user has not interacted with.
 
-  Rejection sampling: redraw only the collisions until there are none. The
-  caller guarantees every user has at least one unknown item.
+  Rejection sampling: draw from the whole catalogue, redraw only the known
+  pairs until there are none (the caller guarantees every user has an
+  unknown item of non-zero probability).
 
   Args:
-    users: int [n] user ids.
-    known: the train pairs.
+    users: int [...] user ids (any shape).
+    known: the pairs to avoid (train interactions).
     rng: numpy Generator (seeded by the caller from seed, epoch and step).
+    cdf: float64 [I] cumulative item probabilities ending at 1, or None for
+      uniform draws.
 
   Returns:
-    int32 [n] item ids, never a known pair.
+    int32 [...] item ids, the shape of users, never a known pair.
   """
-  items = rng.integers(0, known.num_items, len(users))
-  bad = np.flatnonzero(known.contains(users, items))
+  flat = np.asarray(users).reshape(-1)
+
+  def draw(n):
+    if cdf is None:
+      return rng.integers(0, known.num_items, n)
+    return np.minimum(np.searchsorted(cdf, rng.random(n), side='right'),
+                      known.num_items - 1)
+
+  items = draw(len(flat))
+  bad = np.flatnonzero(known.contains(flat, items))
   while len(bad):
-    items[bad] = rng.integers(0, known.num_items, len(bad))
-    bad = bad[known.contains(users[bad], items[bad])]
-  return items.astype(np.int32)
+    items[bad] = draw(len(bad))
+    bad = bad[known.contains(flat[bad], items[bad])]
+  return items.astype(np.int32).reshape(np.shape(users))
+
+
+def popularity_cdf(items: np.ndarray, num_items: int,
+                   power: float) -> np.ndarray:
+  """Cumulative probabilities proportional to train item count ** power.
+
+  Items never seen in train have probability 0 (SiReN's and PANE-GNN's
+  sampler for ML-1M, with power 0.75, word2vec's exponent).
+
+  Args:
+    items: int [n] item ids of the train interactions.
+    num_items: I.
+    power: exponent of the counts.
+
+  Returns:
+    float64 [I], non-decreasing, last value 1.
+  """
+  counts = np.bincount(items, minlength=num_items).astype(np.float64)
+  weights = np.where(counts > 0, counts ** power, 0.0)
+  cdf = np.cumsum(weights)
+  return cdf / cdf[-1]
+
+
+def _check_samplable(users: np.ndarray, known: Known, num_users: int,
+                     cdf: Optional[np.ndarray]) -> None:
+  """Raises DataError for users with no unknown item to sample."""
+  probs = (np.full(known.num_items, 1.0 / known.num_items) if cdf is None
+           else np.diff(cdf, prepend=0.0))
+  key_users = known.keys // known.num_items
+  known_mass = np.bincount(key_users, weights=probs[known.keys %
+                                                    known.num_items],
+                           minlength=num_users)
+  stuck = np.flatnonzero(known_mass[np.unique(users)] > 1.0 - 1e-9)
+  if len(stuck):
+    raise DataError(
+        f'Users {np.unique(users)[stuck][:5].tolist()} interacted with every '
+        f'item that can be sampled: no negative can be drawn for them. Remove '
+        f"them, or use config.negative_sampling='uniform'.")
 
 
 class BPRBatches:
-  """(user, positive, negative) batches over the train interactions.
+  """(user, rated item, negatives) batches over training interactions.
 
-  Each epoch visits every train interaction once in a seeded random order;
-  the last batch is padded and its padding rows carry mask 0.
+  Each epoch visits every row once in a seeded random order; the last batch
+  is padded and its padding rows carry mask 0. Negatives are items the user
+  has no known interaction with, drawn afresh for every batch.
   """
 
   def __init__(self, train: Interactions, num_users: int, num_items: int,
-               batch_size: int, seed: int):
+               batch_size: int, seed: int, known: Optional[Known] = None,
+               num_negatives: Optional[int] = None,
+               item_cdf: Optional[np.ndarray] = None):
+    """Batches over the rows of `train`.
+
+    Args:
+      train: the rows to visit (e.g. the likes, or all signed ratings).
+      num_users: U.
+      num_items: I.
+      batch_size: rows per batch.
+      seed: seed of the order and of the negatives.
+      known: pairs never drawn as negatives (default: the rows themselves).
+      num_negatives: None for one negative per row ('neg' [B]), or K for
+        'neg' [B, K].
+      item_cdf: cumulative item probabilities (popularity_cdf), or None for
+        uniform negatives.
+    """
     self.users = train.user.astype(np.int32)
     self.items = train.item.astype(np.int32)
-    self.known = Known(self.users, self.items, num_items)
+    self.signs = (None if train.liked is None else
+                  np.where(train.liked, 1.0, -1.0).astype(np.float32))
+    self.known = known or Known(self.users, self.items, num_items)
     self.batch_size = batch_size
     self.seed = seed
+    self.num_negatives = num_negatives
+    self.item_cdf = item_cdf
     self._cached_epoch, self._cached_order = None, None
-    per_user = np.bincount(self.users, minlength=num_users)
-    full = np.flatnonzero(per_user >= num_items)
-    if len(full):
-      raise DataError(f'Users {full[:5].tolist()} interacted with every item: '
-                      f'no negative can be sampled for them. Remove them.')
+    _check_samplable(self.users, self.known, num_users, item_cdf)
 
   @property
   def num_examples(self) -> int:
@@ -94,18 +162,23 @@ class BPRBatches:
     """The batch at (epoch, step).
 
     Returns:
-      dict of [B] arrays: 'user', 'pos', 'neg' (int32) and 'mask' (float32).
+      dict of [B] arrays 'user', 'pos' (the rated item), 'mask' (float32),
+      'sign' (float32 +1 like / -1 dislike, for signed rows) and 'neg' ([B]
+      or [B, K] int32).
     """
     idx = self._order(epoch)[step * self.batch_size:(step + 1) * self.batch_size]
-    users, pos = self.users[idx], self.items[idx]
+    users = self.users[idx]
     rng = np.random.default_rng([self.seed, epoch, step, 1])
-    neg = uniform_negatives(users, self.known, rng)
+    shape = users if self.num_negatives is None else np.repeat(
+        users[:, None], self.num_negatives, axis=1)
+    out = {'user': users, 'pos': self.items[idx],
+           'neg': negatives(shape, self.known, rng, self.item_cdf),
+           'mask': np.ones(len(idx), np.float32)}
+    if self.signs is not None:
+      out['sign'] = self.signs[idx]
     pad = self.batch_size - len(idx)
-    padded = lambda a: np.concatenate([a, np.zeros(pad, a.dtype)])
-    return {
-        'user': padded(users), 'pos': padded(pos), 'neg': padded(neg),
-        'mask': padded(np.ones(len(idx), np.float32)),
-    }
+    return {k: np.concatenate([v, np.zeros((pad,) + v.shape[1:], v.dtype)])
+            for k, v in out.items()}
 
 
 def uniform_non_edges(n: int, edge_keys: np.ndarray, num_items: int,

@@ -30,11 +30,12 @@ from absl import logging
 
 from jaxrec import checkpoint
 from jaxrec import evaluate
+from jaxrec import losses
 from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError, TrainingDiverged
 
-AXIS = 'batch'
+AXIS = losses.BATCH_AXIS
 # Keys that may change when a run is resumed (e.g. to train longer).
 RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
                   'log_every_epochs')
@@ -62,8 +63,10 @@ def train_step(model_lib, model, config, state: train_state.TrainState,
   Returns:
     (new state, global mean loss).
   """
-  rng = jax.random.fold_in(jax.random.fold_in(jax.random.key(config.seed),
-                                              step), jax.lax.axis_index(AXIS))
+  # One key on every device: the randomness (dropout, edge dropout) acts on
+  # the full-graph forward that each device computes, so D devices must draw
+  # what one device draws for the update to be the one-device update.
+  rng = jax.random.fold_in(jax.random.key(config.seed), step)
   count = jax.lax.psum(jnp.sum(batch['mask']), AXIS)
 
   def local_loss_sum(params):

@@ -16,7 +16,7 @@ def test_negatives_never_hit_a_train_item():
   train, nu, ni = _train()
   known = sampling.Known(train.user, train.item, ni)
   users = np.repeat(np.arange(nu), 200)
-  neg = sampling.uniform_negatives(users, known, np.random.default_rng(0))
+  neg = sampling.negatives(users, known, np.random.default_rng(0))
   train_pairs = set(zip(train.user.tolist(), train.item.tolist()))
   assert not any((u, i) in train_pairs for u, i in zip(users, neg))
   # Uniform over the user's unseen items: every unseen item shows up.

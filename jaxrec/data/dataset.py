@@ -25,16 +25,20 @@ class Interactions:
     rating: float32 [n] or None; an explicit rating or a like (1) / dislike
       (0) label, whichever the source has.
     timestamp: int64 [n] or None.
+    liked: bool [n] or None; for signed feedback, whether each row is a like
+      (True) or a dislike (False). None means implicit feedback: every row
+      is a like.
   """
 
   user: np.ndarray
   item: np.ndarray
   rating: Optional[np.ndarray] = None
   timestamp: Optional[np.ndarray] = None
+  liked: Optional[np.ndarray] = None
 
   def __post_init__(self):
     n = len(self.user)
-    for name in ('item', 'rating', 'timestamp'):
+    for name in ('item', 'rating', 'timestamp', 'liked'):
       col = getattr(self, name)
       if col is not None and len(col) != n:
         raise ValueError(f'Interactions.{name} has {len(col)} rows, user has {n}.')
@@ -48,6 +52,10 @@ class Interactions:
                            else getattr(self, f.name)[index]
                            for f in dataclasses.fields(self)})
 
+  def likes(self) -> Interactions:
+    """The rows that are likes: all rows when `liked` is None (implicit)."""
+    return self if self.liked is None else self.select(self.liked)
+
   @staticmethod
   def empty(like: Optional[Interactions] = None) -> Interactions:
     """A table with no rows (and the optional columns `like` has)."""
@@ -55,7 +63,8 @@ class Interactions:
       has = like is not None and getattr(like, name) is not None
       return np.zeros(0, dtype) if has else None
     return Interactions(np.zeros(0, np.int32), np.zeros(0, np.int32),
-                        col('rating', np.float32), col('timestamp', np.int64))
+                        col('rating', np.float32), col('timestamp', np.int64),
+                        col('liked', bool))
 
   @staticmethod
   def concat(parts: list[Interactions]) -> Interactions:
@@ -102,19 +111,31 @@ class Dataset:
 
   @property
   def is_synthetic(self) -> bool:
+    """Whether the data comes from a generator rather than real files."""
     return self.name.startswith('synthetic')
 
+  @property
+  def signed(self) -> bool:
+    """Whether rows are marked as likes and dislikes (signed feedback)."""
+    return self.train.liked is not None
+
   def replace(self, **changes) -> Dataset:
+    """A copy with the given fields changed."""
     return dataclasses.replace(self, **changes)
 
   def all_interactions(self) -> Interactions:
+    """Rows of train, val and test, in that order."""
     return Interactions.concat([self.train, self.val, self.test])
 
   def summary(self) -> str:
     """One line for logs: sizes of the split and where the data came from."""
+    parts = (self.train, self.val, self.test)
+    likes = ''
+    if self.signed:
+      likes = ' (likes ' + '/'.join(str(len(p.likes())) for p in parts) + ')'
     return (f'{self.name}: {self.num_users} users, {self.num_items} items, '
-            f'train/val/test = {len(self.train)}/{len(self.val)}/'
-            f'{len(self.test)} interactions (from {self.source})')
+            f'train/val/test = {"/".join(str(len(p)) for p in parts)} '
+            f'interactions{likes} (from {self.source})')
 
 
 def remap_ids(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +150,13 @@ def remap_ids(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (ids, vocab): int32 [n] contiguous ids and the [V] raw ids as strings, with
     vocab[ids] == raw.
   """
-  raw = np.asarray(raw).astype(str)
+  raw = np.asarray(raw)
+  if raw.dtype.kind in 'iu':
+    # Already numbers: skip the text round trip (a copy of 12M+ strings on
+    # big logs); the result is the same.
+    uniq, ids = np.unique(raw, return_inverse=True)
+    return ids.reshape(-1).astype(np.int32), uniq.astype(str)
+  raw = raw.astype(str)
   try:
     as_int = raw.astype(np.int64)
   except ValueError:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import tempfile
-from typing import Callable
+from typing import Callable, Optional
 
 import ml_collections
 import numpy as np
 
 from jaxrec.data import baskets
+from jaxrec.data import csv_files
+from jaxrec.data import fold_files
 from jaxrec.data import grcn_layout
 from jaxrec.data import item_graph
 from jaxrec.data import lightgcn_text
@@ -21,8 +24,11 @@ from jaxrec.data import synthetic
 from jaxrec.data import triples
 from jaxrec.data.dataset import DataError, Dataset
 from jaxrec.data.item_graph import ItemGraph
+from jaxrec.errors import ConfigError
+
 
 def _load_grcn(path: str, cfg: ml_collections.ConfigDict) -> Dataset:
+  """Reads the GRCN/MMGCN folder layout with cfg.grcn's sizes."""
   g = cfg.grcn
   return grcn_layout.load_grcn(path, g.num_users, g.num_items, cfg.duplicates)
 
@@ -35,9 +41,19 @@ LOADERS: dict[str, Callable[[str, ml_collections.ConfigDict], Dataset]] = {
         p, c.duplicates),
     'triples': lambda p, c: triples.load_triples(p, c.duplicates),
     'grcn': _load_grcn,
+    'fold_files': lambda p, c: fold_files.load_fold_files(
+        p, c.num_folds, c.fold, c.fold_pattern, c.duplicates),
+    'csv': lambda p, c: csv_files.load_csv(
+        p, c.csv.user_column, c.csv.item_column, c.csv.rating_column,
+        c.csv.time_column, c.csv.sep, c.csv.train_file, c.csv.val_file,
+        c.csv.test_file, c.duplicates),
 }
 FORMATS = ('synthetic', 'auto', *LOADERS)
 SPLITS = ('given', 'ratio', 'kfold')
+FEEDBACKS = ('implicit', 'signed')
+# Formats whose loader already splits train from test by their files, so
+# that data.split must be 'given'.
+PRESPLIT = ('fold_files',)
 
 
 def detect_format(path: str) -> str:
@@ -60,23 +76,33 @@ def detect_format(path: str) -> str:
       f"{sorted(LOADERS)}.")
 
 
-def read(cfg: ml_collections.ConfigDict) -> Dataset:
-  """Reads the raw dataset named by cfg (a `config.data`), before splitting."""
+def resolve_format(cfg: ml_collections.ConfigDict) -> str:
+  """The format cfg (a `config.data`) reads: cfg.format, or detected for 'auto'.
+
+  Raises DataError for an unknown format, or a path that does not exist.
+  """
   if cfg.format not in FORMATS:
     raise DataError(f'config.data.format={cfg.format!r} is not one of '
                     f'{list(FORMATS)}.')
-  if cfg.format == 'synthetic':
-    return synthetic.generate(**cfg.synthetic.to_dict())
-  if cfg.format == 'grcn' and not cfg.path:
-    return _load_grcn(synthetic_grcn_folder(cfg.grcn), cfg)
+  if cfg.format == 'synthetic' or (cfg.format == 'grcn' and not cfg.path):
+    return cfg.format
   path = os.path.expanduser(cfg.path)
   if not path or not os.path.exists(path):
     hint = cfg.get('download_hint', '')
     raise DataError(
         f'config.data.path={cfg.path!r} does not exist. Point it at the data '
         f'with --config.data.path=DIR.' + (f' {hint}' if hint else ''))
-  fmt = detect_format(path) if cfg.format == 'auto' else cfg.format
-  return LOADERS[fmt](path, cfg)
+  return detect_format(path) if cfg.format == 'auto' else cfg.format
+
+
+def read(cfg: ml_collections.ConfigDict) -> Dataset:
+  """Reads the raw dataset named by cfg (a `config.data`), before splitting."""
+  fmt = resolve_format(cfg)
+  if fmt == 'synthetic':
+    return synthetic.generate(**cfg.synthetic.to_dict())
+  if fmt == 'grcn' and not cfg.path:
+    return _load_grcn(synthetic_grcn_folder(cfg.grcn), cfg)
+  return LOADERS[fmt](os.path.expanduser(cfg.path), cfg)
 
 
 def synthetic_grcn_folder(g: ml_collections.ConfigDict) -> str:
@@ -141,18 +167,98 @@ def split(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
 
 def keep_positive(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
   """Keeps the interactions that count as positive (cfg.positive) everywhere."""
-  keep = lambda x: splits.filter_positive(x, cfg.positive, cfg.min_rating)
+  keep = lambda x: splits.filter_positive(x, cfg.positive, cfg.min_rating,
+                                          cfg.get('threshold', 3.5))
   return ds.replace(train=keep(ds.train), val=keep(ds.val),
                     test=keep(ds.test))
 
 
-def check(ds: Dataset) -> None:
-  """Refuses splits a run cannot use (empty train or test, ids out of range)."""
+def mark_likes(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
+  """Keeps every interaction and sets `liked` from cfg.positive (signed).
+
+  Args:
+    ds: the dataset as read, with ratings or labels.
+    cfg: `config.data`; positive, min_rating and threshold give the likes.
+
+  Returns:
+    The dataset with train / val / test `liked` bool [n] set: True where the
+    row is positive under cfg.positive, False (a dislike) elsewhere.
+  """
+  if any(part.rating is None for part in (ds.train, ds.val, ds.test)):
+    raise DataError(
+        f"{ds.source}: config.data.feedback='signed' needs a rating or label "
+        f"column to tell likes from dislikes, but this data has none. Fix: "
+        f"set config.data.feedback='implicit', or read a file with ratings "
+        f"(for CSVs, config.data.csv.rating_column).")
+  mark = lambda x: dataclasses.replace(x, liked=splits.positive_mask(
+      x, cfg.positive, cfg.min_rating, cfg.get('threshold', 3.5)))
+  return ds.replace(train=mark(ds.train), val=mark(ds.val),
+                    test=mark(ds.test))
+
+
+def _like_rule(cfg: ml_collections.ConfigDict) -> str:
+  """How cfg.positive picks likes, for messages."""
+  return {'rating': f'rating >= config.data.min_rating={cfg.min_rating}',
+          'threshold': f'rating > config.data.threshold='
+                       f'{cfg.get("threshold", 3.5)}',
+          'label': 'label == 1'}.get(cfg.positive, cfg.positive)
+
+
+def check_config(cfg: ml_collections.ConfigDict) -> None:
+  """Refuses data settings that cannot work together, before reading files.
+
+  Args:
+    cfg: `config.data`.
+  """
+  feedback = cfg.get('feedback', 'implicit')
+  if feedback not in FEEDBACKS:
+    raise ConfigError(
+        f'config.data.feedback={feedback!r} is not one of {list(FEEDBACKS)}: '
+        f"'implicit' drops the interactions that are not positive, 'signed' "
+        f'keeps them as dislikes.')
+  if cfg.positive not in splits.RULES:
+    raise ConfigError(f'config.data.positive={cfg.positive!r} is not one of '
+                      f'{list(splits.RULES)}.')
+  if feedback == 'signed' and cfg.positive == 'all':
+    raise ConfigError(
+        "config.data.feedback='signed' needs a rule that separates likes "
+        "from dislikes, but config.data.positive='all' makes every "
+        "interaction a like. Fix: set config.data.positive='threshold' "
+        "(rating > config.data.threshold; SiReN and PANE-GNN use 3.5, and "
+        "2.0 on KuaiRec's watch_ratio), 'rating' (rating >= "
+        "config.data.min_rating) or 'label' (label == 1).")
+  if cfg.format in PRESPLIT and cfg.split != 'given':
+    raise ConfigError(
+        f"config.data.format={cfg.format!r} reads the test split from its "
+        f"files (fold config.data.fold), but config.data.split="
+        f"{cfg.split!r} would split again. Fix: set config.data.split="
+        f"'given'.")
+
+
+def check(ds: Dataset,
+          cfg: Optional[ml_collections.ConfigDict] = None) -> None:
+  """Refuses splits a run cannot use (empty train or test, ids out of range).
+
+  Args:
+    ds: the split dataset.
+    cfg: `config.data`, to name the like rule in messages about signed data.
+  """
   for name in ('train', 'test'):
     if not len(getattr(ds, name)):
       raise DataError(f'{ds.source}: the {name} split is empty after filtering '
                       f'and splitting; check config.data.positive / '
                       f'min_rating and the split ratios.')
+  if ds.signed:
+    rule = 'the config.data.positive rule' if cfg is None else _like_rule(cfg)
+    for name, role in (('train', 'the positive graph'),
+                       ('test', 'the ground truth of evaluation')):
+      if not len(getattr(ds, name).likes()):
+        raise DataError(
+            f'{ds.source}: the {name} split has no likes ({rule}), and its '
+            f'likes are {role}; all {len(getattr(ds, name))} rows are '
+            f'dislikes. Fix: loosen config.data.positive / min_rating / '
+            f'threshold, or change the split (config.data.split, test_ratio,'
+            f' fold).')
   for name in ('train', 'val', 'test'):
     part = getattr(ds, name)
     if len(part) and (part.user.min() < 0 or part.user.max() >= ds.num_users
@@ -173,20 +279,29 @@ def check(ds: Dataset) -> None:
 
 
 def load(cfg: ml_collections.ConfigDict) -> Dataset:
-  """The dataset a run trains on: read, positives kept, split, checked.
+  """The dataset a run trains on: read, likes kept or marked, split, checked.
 
-  Positives are selected before splitting (the RecBole convention for
-  implicit-feedback models), so ratios apply to the positive interactions.
+  Implicit feedback (cfg.feedback='implicit') keeps the positives before
+  splitting (the RecBole convention), so ratios apply to the positive
+  interactions. Signed feedback keeps every rating and marks it as a like or
+  a dislike before splitting (SiReN's and PANE-GNN's protocol): the split
+  sees all ratings and every row keeps its sign.
 
   Args:
     cfg: `config.data` (see jaxrec/config.py for the fields).
 
   Returns:
-    The Dataset with train / val / test filled in.
+    The Dataset with train / val / test filled in; for signed feedback each
+    part's `liked` is set.
   """
-  ds = keep_positive(read(cfg), cfg)
+  check_config(cfg)
+  ds = read(cfg)
+  if cfg.get('feedback', 'implicit') == 'signed':
+    ds = mark_likes(ds, cfg)
+  else:
+    ds = keep_positive(ds, cfg)
   ds = split(ds, cfg)
-  check(ds)
+  check(ds, cfg)
   return ds
 
 
@@ -207,6 +322,8 @@ def _edges_from_baskets(cfg: ml_collections.ConfigDict):
 
 def _edges_from_histories(cfg: ml_collections.ConfigDict):
   """Edges between items the same user interacted with (positives only)."""
+  # Co-interaction edges come from likes only, so data.feedback plays no
+  # part here: dislikes are dropped as with implicit feedback.
   ds = keep_positive(read(cfg), cfg)
   g = cfg.item_graph
   edges = item_graph.from_histories(

@@ -10,7 +10,7 @@ import numpy as np
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
-RULES = ('all', 'rating', 'label')
+RULES = ('all', 'rating', 'threshold', 'label')
 ORDERS = ('random', 'time')
 DUPLICATE_POLICIES = ('error', 'keep_first', 'keep_last')
 SPLIT_NAMES = ('train', 'val', 'test')
@@ -27,38 +27,59 @@ def _check_choice(value: str, choices: Sequence[str], key: str) -> None:
     raise ConfigError(f'{key}={value!r} is not one of {list(choices)}.')
 
 
-def filter_positive(inter: Interactions, rule: str,
-                    min_rating: float) -> Interactions:
-  """Keeps the interactions that count as positive.
+def positive_mask(inter: Interactions, rule: str, min_rating: float,
+                  threshold: float = 3.5) -> np.ndarray:
+  """Which interactions count as positive (likes).
 
   Args:
     inter: [n] interactions.
-    rule: 'all' keeps every row; 'rating' keeps rating >= min_rating; 'label'
-      keeps rating == 1 and requires every rating to be a 0/1 label.
-    min_rating: the threshold of rule 'rating'.
+    rule: 'all' (every row); 'rating' (rating >= min_rating, RecBole's
+      convention); 'threshold' (rating > threshold, SiReN's and PANE-GNN's);
+      'label' (rating == 1, and every rating must be a 0/1 label).
+    min_rating: the threshold of rule 'rating' (config.data.min_rating).
+    threshold: the threshold of rule 'threshold' (config.data.threshold).
 
   Returns:
-    The [m <= n] kept rows, in their order.
+    bool [n]: True where the row is positive.
   """
   _check_choice(rule, RULES, 'config.data.positive')
   if rule == 'all':
-    return inter
+    return np.ones(len(inter), bool)
   if inter.rating is None:
     raise DataError(
         f"positive rule {rule!r} needs a rating or label column, but these "
         f"interactions have none (e.g. LightGCN text files). Fix: set "
         f"config.data.positive='all'.")
   if rule == 'rating':
-    return inter.select(inter.rating >= min_rating)
+    return inter.rating >= min_rating
+  if rule == 'threshold':
+    return inter.rating > threshold
   bad = (inter.rating != 0) & (inter.rating != 1)
   if np.any(bad):
     others = np.unique(inter.rating[bad])
     raise DataError(
         f"positive rule 'label' needs 0/1 labels, but {int(bad.sum())} "
         f"ratings are other values ({', '.join(map(str, others[:5]))}...). "
-        f"Fix: set config.data.positive='rating' with config.data.min_rating,"
-        f" or 'all'.")
-  return inter.select(inter.rating == 1)
+        f"Fix: set config.data.positive='rating' with config.data.min_rating"
+        f" or 'threshold' with config.data.threshold, or 'all'.")
+  return inter.rating == 1
+
+
+def filter_positive(inter: Interactions, rule: str, min_rating: float,
+                    threshold: float = 3.5) -> Interactions:
+  """Keeps the interactions that count as positive.
+
+  Args:
+    inter: [n] interactions.
+    rule: 'all', 'rating', 'threshold' or 'label' (see positive_mask).
+    min_rating: the threshold of rule 'rating'.
+    threshold: the threshold of rule 'threshold'.
+
+  Returns:
+    The [m <= n] kept rows, in their order (inter itself for rule 'all').
+  """
+  mask = positive_mask(inter, rule, min_rating, threshold)
+  return inter if rule == 'all' else inter.select(mask)
 
 
 def _rank_from_end(user: np.ndarray,

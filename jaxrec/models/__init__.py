@@ -1,6 +1,8 @@
 """Models by name. Each module exports the same names:
 
   TASK: the task kind it belongs to (see jaxrec.tasks)
+  FEEDBACK: user-item models only: 'implicit' (trains on likes) or 'signed'
+      (trains on likes and dislikes; needs config.data.feedback='signed')
   create(config, data) -> flax Module
   inputs(config, data, graph) -> what the module is applied to (the graph,
       or the graph and item features)
@@ -19,11 +21,15 @@ from jaxrec.errors import ConfigError
 from jaxrec.models import gcn_link
 from jaxrec.models import grcn
 from jaxrec.models import lightgcn
+from jaxrec.models import pane_gnn
+from jaxrec.models import siren
 
 MODELS: dict[str, ModuleType] = {
     'lightgcn': lightgcn,
     'gcn_link': gcn_link,
     'grcn': grcn,
+    'pane_gnn': pane_gnn,
+    'siren': siren,
 }
 
 

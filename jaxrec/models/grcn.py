@@ -39,6 +39,7 @@ from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
 
 TASK = 'user_item'
+FEEDBACK = 'implicit'
 MODALITIES = ('visual', 'acoustic', 'textual')
 WEIGHT_MODES = ('mean', 'max', 'confid')
 FUSION_MODES = ('concat', 'mean', 'id')
@@ -246,6 +247,10 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
     if value not in choices:
       raise ConfigError(f'config.model.{key}={value!r} is not one of '
                         f'{choices}.')
+  if config.num_negatives != 1:
+    raise ConfigError(f'GRCN trains with one negative per interaction, as '
+                      f'the authors do: set config.num_negatives=1 (now '
+                      f'{config.num_negatives}).')
   if m.fusion_mode == 'mean' and m.embed_dim != m.content_dim:
     raise ConfigError('fusion_mode=mean averages id and modality vectors: '
                       'config.model.embed_dim must equal content_dim.')

@@ -20,6 +20,7 @@ from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 
 TASK = 'user_item'
+FEEDBACK = 'implicit'
 
 
 class LightGCN(nn.Module):
@@ -45,12 +46,9 @@ class LightGCN(nn.Module):
     n = self.num_users + self.num_items
     ego = self.param('embedding', nn.initializers.normal(stddev=0.1),
                      (n, self.embed_dim))
-    n_pad = graph.nodes['in_edges'].shape[0]
-    x = jnp.pad(ego, ((0, n_pad - n), (0, 0)))
-    # graphs.bipartite's weights are the symmetric normalisation.
-    final = ops.lightgcn(ops.adjacency(graph), graph.edges['weight'], x,
-                         self.num_layers, self.propagation, symmetric=True)
-    return final[:n], ego
+    final = ops.lightgcn_on_graph(graph, ego, self.num_layers,
+                                  self.propagation)
+    return final, ego
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
@@ -71,13 +69,13 @@ def inputs(config: ml_collections.ConfigDict, data: Any,
 def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
             batch: dict[str, jax.Array], rng: jax.Array,
             config: ml_collections.ConfigDict) -> jax.Array:
-  """Per-example BPR + L2 loss.
+  """Per-example BPR + L2 loss, summed over the example's negatives.
 
   Args:
     model: the module.
     params: its parameters.
     graph: the training graph.
-    batch: [B] arrays 'user', 'pos', 'neg' (item ids in [0, I)).
+    batch: 'user', 'pos' [B] and 'neg' [B] or [B, K] (item ids in [0, I)).
     rng: unused (LightGCN has no randomness).
     config: reads l2_weight.
 
@@ -86,12 +84,14 @@ def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
   """
   del rng
   final, ego = model.apply({'params': params}, graph)
-  u, p, n = batch['user'], batch['pos'] + model.num_users, \
-      batch['neg'] + model.num_users
-  pos = jnp.sum(final[u] * final[p], axis=-1)
-  neg = jnp.sum(final[u] * final[n], axis=-1)
-  return losses.bpr(pos, neg) + config.l2_weight * losses.l2(ego[u], ego[p],
-                                                             ego[n])
+  u = batch['user']
+  p = batch['pos'] + model.num_users
+  n = batch['neg'].reshape(u.shape[0], -1) + model.num_users  # [B, K]
+  e_u = ops.take_rows(final, u)
+  pos = jnp.sum(e_u * ops.take_rows(final, p), axis=-1)
+  neg = jnp.einsum('bd,bkd->bk', e_u, ops.take_rows(final, n))
+  return (jnp.sum(losses.bpr(pos[:, None], neg), axis=-1) +
+          config.l2_weight * losses.l2(ego[u], ego[p], ego[n]))
 
 
 def eval_outputs(model: LightGCN, params, graph: jraph.GraphsTuple) -> Any:

@@ -1,9 +1,13 @@
-"""User-item recommendation from implicit feedback (LightGCN, GRCN).
+"""User-item recommendation (LightGCN, GRCN, SiReN, PANE-GNN).
 
-Data: a Dataset (jaxrec.data); graph: the bipartite user-item graph of the
-train interactions; batches: BPR triples; evaluation: full ranking of all
-items per user, train items (and val items for test) excluded; baseline:
-MostPop.
+Data: a Dataset (jaxrec.data) of implicit feedback (every interaction a
+like) or signed feedback (likes and dislikes, config.data.feedback). Graph:
+the bipartite graph of the train likes. Batches: each train like (implicit
+models) or each train rating (signed models) with sampled negatives, items
+the user has no train interaction with. Evaluation: full ranking of all
+items per user; ground truth = the split's likes; every train item (liked
+or not; and every val item when scoring test) is excluded. Baseline:
+MostPop (train likes).
 """
 
 from __future__ import annotations
@@ -21,10 +25,29 @@ from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
 from jaxrec.tasks import base
 
+NEGATIVE_SAMPLING = ('uniform', 'popularity')
+
 
 def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task:
   """Loads the data (config.data), builds the training graph and the model."""
+  _check_sampling(config, model_lib)
   return from_dataset(config, model_lib, pipeline.load(config.data))
+
+
+def _check_sampling(config: ml_collections.ConfigDict,
+                    model_lib: ModuleType) -> None:
+  """Refuses negative-sampling settings the model cannot use."""
+  if config.negative_sampling not in NEGATIVE_SAMPLING:
+    raise ConfigError(f'config.negative_sampling={config.negative_sampling!r}'
+                      f' is not one of {NEGATIVE_SAMPLING}.')
+  if config.num_negatives < 1:
+    raise ConfigError(f'config.num_negatives={config.num_negatives} must be '
+                      f'at least 1.')
+  if model_lib.FEEDBACK == 'signed' and config.data.feedback != 'signed':
+    raise ConfigError(
+        f"{config.model.name} trains on likes and dislikes: set "
+        f"config.data.feedback='signed' (and config.data.positive to the rule "
+        f"that tells likes from dislikes).")
 
 
 def from_dataset(config: ml_collections.ConfigDict, model_lib: ModuleType,
@@ -32,19 +55,32 @@ def from_dataset(config: ml_collections.ConfigDict, model_lib: ModuleType,
   """The Task for an already split Dataset (e.g. one made in memory)."""
   base.check_config(config, ds.num_items, metric_names(config))
   base.log_data(ds.summary(), ds.is_synthetic)
-  graph = graphs.bipartite(ds.train.user, ds.train.item, ds.num_users,
-                           ds.num_items)
+  likes = ds.train.likes()
+  graph = graphs.bipartite(likes.user, likes.item, ds.num_users, ds.num_items)
   model = model_lib.create(config, ds)
   return base.Task(config, sys.modules[__name__], ds, graph,
                    model_lib.inputs(config, ds, graph), model_lib, model)
 
 
 def batches(task: base.Task, num_devices: int) -> sampling.BPRBatches:
-  """BPR (user, positive, negative) batches over the train interactions."""
-  ds = task.data
-  size = base.effective_batch_size(task.config, len(ds.train), num_devices)
-  return sampling.BPRBatches(ds.train, ds.num_users, ds.num_items, size,
-                             task.config.seed)
+  """Training rows with config.num_negatives sampled negatives each.
+
+  Signed models visit every train rating (with its sign); implicit models
+  the train likes. Negatives are never a train item of the user (liked or
+  not), drawn uniformly or by popularity (config.negative_sampling).
+  """
+  ds, c = task.data, task.config
+  rows = ds.train if task.model_lib.FEEDBACK == 'signed' else ds.train.likes()
+  size = base.effective_batch_size(c, len(rows), num_devices)
+  cdf = (sampling.popularity_cdf(ds.train.item, ds.num_items,
+                                 c.negative_power)
+         if c.negative_sampling == 'popularity' else None)
+  # Implicit models with one negative get the classic 'neg' [B].
+  classic = c.num_negatives == 1 and task.model_lib.FEEDBACK == 'implicit'
+  return sampling.BPRBatches(
+      rows, ds.num_users, ds.num_items, size, c.seed,
+      known=sampling.Known(ds.train.user, ds.train.item, ds.num_items),
+      num_negatives=None if classic else c.num_negatives, item_cdf=cdf)
 
 
 def metric_names(config: ml_collections.ConfigDict) -> list[str]:
@@ -59,17 +95,21 @@ def _check(split: str) -> str:
 
 
 def has_split(task: base.Task, split: str) -> bool:
-  """Whether the split has interactions to evaluate on."""
-  return len(getattr(task.data, _check(split))) > 0
+  """Whether the split has likes to evaluate on."""
+  return len(getattr(task.data, _check(split)).likes()) > 0
 
 
 def truth(ds: Dataset, split: str) -> metrics.UserItems:
-  """Ground-truth items per user for 'val' or 'test'."""
-  return metrics.UserItems([getattr(ds, _check(split))], ds.num_users)
+  """Ground-truth items per user for 'val' or 'test': the split's likes."""
+  return metrics.UserItems([getattr(ds, _check(split)).likes()], ds.num_users)
 
 
 def exclude(ds: Dataset, split: str) -> metrics.UserItems:
-  """Items never ranked when scoring a split: train (and val for test)."""
+  """Items never ranked when scoring a split: train (and val for test).
+
+  Every rated item counts, liked or not: a disliked train item is no
+  recommendation (and a disliked test item stays rankable, as a miss).
+  """
   parts = {'val': [ds.train], 'test': [ds.train, ds.val]}[_check(split)]
   return metrics.UserItems(parts, ds.num_users)
 
@@ -83,9 +123,9 @@ def evaluate(task: base.Task, params, split: str) -> dict[str, float]:
 
 
 def baselines(task: base.Task, split: str) -> dict[str, dict[str, float]]:
-  """MostPop (train interaction counts) through the same evaluation."""
+  """MostPop (train like counts) through the same evaluation."""
   ds, c = task.data, task.config
-  pop = metrics.item_popularity(ds.train, ds.num_items)
+  pop = metrics.item_popularity(ds.train.likes(), ds.num_items)
   return {'MostPop': metrics.evaluate(
       metrics.most_popular_scores, pop, truth(ds, split), exclude(ds, split),
       ds.num_items, c.eval_ks, c.eval_chunk_size)}

@@ -1,0 +1,331 @@
+"""Cross-validation: one training run per fold (or per seed), mean and std.
+
+Papers that evaluate on k folds (PANE-GNN and SiReN on MovieLens) report,
+for each method, the mean and standard deviation of each test metric over
+the folds; on datasets with a given split (KuaiRec) they repeat the run with
+different seeds instead. run() trains those runs, each with
+jaxrec.train.train_and_evaluate in a folder of its own, and writes
+WORKDIR/cv.json; format_table() turns one or more such results into the
+papers' Markdown table (mean±std in percent).
+
+Files in the workdir:
+  fold_<k>/ or seed_<r>/  one run each, as launch/train.py writes it; running
+                          again resumes unfinished runs
+  cv.json                 per-run val and test metrics, test mean and std
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Mapping, Sequence
+
+from absl import logging
+import ml_collections
+import numpy as np
+
+from jaxrec import evaluate
+from jaxrec import train
+from jaxrec.errors import ConfigError
+
+CV_FILE = 'cv.json'
+DEFAULT_SEEDS = 5
+# Column labels of the papers' tables; other metrics keep their own name.
+METRIC_LABELS = {'precision': 'P', 'recall': 'R', 'ndcg': 'nDCG', 'hit': 'HR'}
+MISSING = '–'
+
+
+def is_kfold(config: ml_collections.ConfigDict) -> bool:
+  """Whether the data is cut into folds (else it has one fixed split)."""
+  return config.data.split == 'kfold' or config.data.format == 'fold_files'
+
+
+def default_name(config: ml_collections.ConfigDict) -> str:
+  """The table label of a config: the model, and a PANE-GNN ablation variant."""
+  name = config.model.name
+  variant = config.model.get('variant', 'full')
+  if name == 'pane_gnn' and variant != 'full':
+    name = f'{name}-{variant}'
+  return name
+
+
+def run_configs(config: ml_collections.ConfigDict,
+                num_folds: int | None = None,
+                num_seeds: int | None = None
+                ) -> tuple[str, list[ml_collections.ConfigDict]]:
+  """The configs of the runs of a cross-validation, checked before training.
+
+  Args:
+    config: the run config; it is copied, never changed.
+    num_folds: k-fold data only: the number of folds (default
+      config.data.num_folds).
+    num_seeds: fixed-split data only: the number of runs (default 5).
+
+  Returns:
+    (unit, configs): unit 'fold', with configs[k] training on fold k of
+    num_folds, or 'seed', with configs[r].seed = config.seed + r.
+  """
+  split = f'config.data.split={config.data.split!r}'
+  if is_kfold(config):
+    if num_seeds is not None:
+      raise ConfigError(
+          f'{split} (format {config.data.format!r}) is cut into folds: one '
+          f'run per fold, so num_seeds (--seeds) does not apply; choose the '
+          f'number of folds with num_folds (--folds).')
+    folds = config.data.num_folds if num_folds is None else num_folds
+    if folds < 2:
+      raise ConfigError(f'Cross-validation needs at least 2 folds; got '
+                        f'{folds} (num_folds / --folds, or '
+                        f'config.data.num_folds).')
+    if not config.data.val_ratio > 0:
+      # Without validation, the best checkpoint would be picked on the test
+      # fold it is then scored on, which inflates every number in the table.
+      raise ConfigError(
+          f'config.data.val_ratio={config.data.val_ratio}: k-fold runs select '
+          f'their checkpoint on validation carved from each fold\'s train '
+          f'part, never on the test fold. Set config.data.val_ratio (e.g. '
+          f'--config.data.val_ratio=0.1).')
+    configs = []
+    for fold in range(folds):
+      # A locked copy still accepts new values for existing fields.
+      cfg = config.copy_and_resolve_references()
+      cfg.data.num_folds = folds
+      cfg.data.fold = fold
+      configs.append(cfg)
+    return 'fold', configs
+  if num_folds is not None:
+    raise ConfigError(
+        f'{split} is one fixed split, not folds, so num_folds (--folds) does '
+        f'not apply: repeat the run over seeds with num_seeds (--seeds), or '
+        f"set config.data.split='kfold'.")
+  seeds = DEFAULT_SEEDS if num_seeds is None else num_seeds
+  if seeds < 1:
+    raise ConfigError(f'num_seeds (--seeds) must be at least 1; got {seeds}.')
+  configs = []
+  for r in range(seeds):
+    cfg = config.copy_and_resolve_references()
+    cfg.seed = config.seed + r
+    configs.append(cfg)
+  return 'seed', configs
+
+
+def best_epoch(run_workdir: str) -> int | None:
+  """The best epoch of a finished run, from its metrics.jsonl.
+
+  Args:
+    run_workdir: a training run's folder.
+
+  Returns:
+    'best_epoch' of the last record that has it, or None before the run's
+    final report.
+  """
+  finals = [r for r in train.MetricsLog(run_workdir).read()
+            if 'best_epoch' in r]
+  return finals[-1]['best_epoch'] if finals else None
+
+
+def summarize(results: Sequence[Mapping[str, float]]
+              ) -> tuple[dict[str, float], dict[str, float]]:
+  """Mean and std over runs of each metric that every run has.
+
+  Args:
+    results: one {metric: value} dict per run.
+
+  Returns:
+    (mean, std). The std is the population std (ddof=0), as the papers'
+    evaluation scripts compute it with numpy's default.
+  """
+  names = set.intersection(*(set(r) for r in results)) if results else set()
+  names -= set(evaluate.NOT_METRICS)
+  mean, std = {}, {}
+  for name in sorted(names):
+    values = np.array([r[name] for r in results], np.float64)
+    mean[name] = float(np.mean(values))
+    std[name] = float(np.std(values, ddof=0))
+  return mean, std
+
+
+def _strip(result: Mapping[str, float], split: str) -> dict[str, float]:
+  """{'test/recall@10': v, ...} -> {'recall@10': v} for one split."""
+  prefix = f'{split}/'
+  return {k[len(prefix):]: v for k, v in result.items()
+          if k.startswith(prefix)}
+
+
+def _write_json(path: str, value: Any) -> None:
+  """Writes JSON aside and renames it, so a reader never sees half a file."""
+  staging = path + '.tmp'
+  with open(staging, 'w') as f:
+    json.dump(value, f, indent=2)
+  os.replace(staging, path)
+
+
+def run(config: ml_collections.ConfigDict, workdir: str,
+        num_folds: int | None = None, num_seeds: int | None = None,
+        name: str | None = None) -> dict[str, Any]:
+  """Trains (or resumes) every fold or seed of a config; writes cv.json.
+
+  K-fold data (config.data.split 'kfold', or data.format 'fold_files') gets
+  one run per fold, each selecting its checkpoint on validation carved from
+  the fold's train part. Any other split is fixed, and the run is repeated
+  with seeds config.seed, config.seed + 1, .... Run r trains in
+  WORKDIR/fold_<r> or WORKDIR/seed_<r>; calling run() again on the same
+  workdir resumes unfinished runs and re-reports finished ones.
+
+  Args:
+    config: the run config (see jaxrec/config.py); it is not changed.
+    workdir: folder for the runs' folders and cv.json.
+    num_folds: k-fold data only: the number of folds (default
+      config.data.num_folds).
+    num_seeds: fixed-split data only: the number of seeds (default 5).
+    name: the results' label in tables (default: the model's name, plus
+      PANE-GNN's variant when it is not 'full').
+
+  Returns:
+    What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
+    (per run: 'index', 'seed', 'workdir', 'best_epoch', 'seconds' spent in
+    this call, 'test' and 'val' metrics of the best checkpoint), and 'mean'
+    and 'std' of the test metrics over the runs.
+  """
+  unit, configs = run_configs(config, num_folds, num_seeds)
+  os.makedirs(workdir, exist_ok=True)
+  runs = []
+  for index, cfg in enumerate(configs):
+    run_dir = os.path.join(workdir, f'{unit}_{index}')
+    logging.info('Cross-validation: %s %d (%d of %d) in %s', unit, index,
+                 index + 1, len(configs), run_dir)
+    start = time.monotonic()
+    result = train.train_and_evaluate(cfg, run_dir)
+    runs.append({
+        'index': index,
+        'seed': cfg.seed,
+        'workdir': run_dir,
+        'best_epoch': best_epoch(run_dir),
+        'seconds': round(time.monotonic() - start, 3),
+        'test': _strip(result, 'test'),
+        'val': _strip(result, 'val'),
+    })
+    logging.info('Test metrics of the best checkpoints so far:\n%s',
+                 evaluate.format_table(
+                     {f'{unit} {r["index"]}': r['test'] for r in runs}))
+  mean, std = summarize([r['test'] for r in runs])
+  cv = {
+      'name': name or default_name(config),
+      'model': config.model.name,
+      'unit': unit,
+      'runs': runs,
+      'mean': mean,
+      'std': std,
+  }
+  _write_json(os.path.join(workdir, CV_FILE), cv)
+  return cv
+
+
+def load(workdir: str) -> dict[str, Any]:
+  """The results run() wrote to WORKDIR/cv.json.
+
+  Args:
+    workdir: a folder written by run() (launch/cross_validate.py).
+
+  Returns:
+    The dict run() returned.
+  """
+  path = os.path.join(workdir, CV_FILE)
+  if not os.path.isdir(workdir):
+    raise ConfigError(f'{workdir} is not a folder: name folders written by '
+                      f'launch/cross_validate.py (run it first).')
+  if not os.path.exists(path):
+    raise ConfigError(
+        f'{path} not found: {workdir} holds no finished cross-validation. Run '
+        f'launch/cross_validate.py first (with --workdir={workdir} it resumes '
+        f'an unfinished one).')
+  with open(path) as f:
+    return json.load(f)
+
+
+def load_many(workdirs: Sequence[str]) -> dict[str, dict[str, Any]]:
+  """Several workdirs' results, labelled for one table.
+
+  Args:
+    workdirs: folders written by run() (launch/cross_validate.py).
+
+  Returns:
+    label -> results, in the order given. The label is the results' name;
+    where names collide it is the folder's name (or, if those collide too,
+    its path).
+  """
+  results = [(os.path.normpath(w), load(w)) for w in workdirs]
+
+  def collide(labels):
+    """The labels that occur more than once."""
+    return {l for l in labels if labels.count(l) > 1}
+
+  labels = [r.get('name') or os.path.basename(w) for w, r in results]
+  clash = collide(labels)
+  labels = [os.path.basename(w) if l in clash else l
+            for (w, _), l in zip(results, labels)]
+  clash = collide(labels)
+  labels = [w if l in clash else l for (w, _), l in zip(results, labels)]
+  if collide(labels):
+    raise ConfigError(f'A folder is named twice: {sorted(collide(labels))}.')
+  return {l: r for l, (_, r) in zip(labels, results)}
+
+
+def _ks(result: Mapping[str, Any], metrics: Sequence[str]) -> set[int]:
+  """The cut-offs K of `metrics` in a result's mean."""
+  ks = set()
+  for key in result.get('mean', {}):
+    metric, at, k = key.partition('@')
+    if at and metric in metrics and k.isdigit():
+      ks.add(int(k))
+  return ks
+
+
+def _cell(result: Mapping[str, Any], key: str, percent: bool) -> str:
+  """'mean±std' of one metric, or MISSING."""
+  mean = result.get('mean', {}).get(key)
+  if mean is None:
+    return MISSING
+  scale, digits = (100.0, 2) if percent else (1.0, 4)
+  std = result.get('std', {}).get(key)
+  text = f'{mean * scale:.{digits}f}'
+  return text if std is None else f'{text}±{std * scale:.{digits}f}'
+
+
+def format_table(results: Mapping[str, Mapping[str, Any]],
+                 metrics: Sequence[str] = ('precision', 'recall', 'ndcg'),
+                 ks: Sequence[int] | None = None,
+                 percent: bool = True) -> str:
+  """The papers' table in Markdown: one row per method, mean±std per cell.
+
+  Args:
+    results: row label -> results with 'mean' and 'std' dicts of
+      'metric@K' values (what run() returns or load() reads).
+    metrics: metric names, in column order within each K.
+    ks: cut-offs, in column order (default: every K that all rows have, in
+      ascending order).
+    percent: show values x 100 with 2 decimals (as the papers do); else as
+      they are, with 4.
+
+  Returns:
+    The Markdown table, columns e.g. P@5 R@5 nDCG@5 P@10 ...; a row missing
+    a metric shows '–'.
+  """
+  if ks is None:
+    found = [_ks(r, metrics) for r in results.values()]
+    ks = sorted(set.intersection(*found)) if found else []
+  if not ks:
+    raise ConfigError(
+        f'No cut-off K of {list(metrics)} is in every result '
+        f'({", ".join(results) or "none given"}); choose the cut-offs '
+        f'(ks / --ks), or set config.eval_ks to the same values for every run.')
+  keys = [f'{m}@{k}' for k in ks for m in metrics]
+  header = ['method'] + [f'{METRIC_LABELS.get(m, m)}@{k}' for k in ks
+                         for m in metrics]
+  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  for label, result in results.items():
+    cells = [label.replace('|', r'\|')] + [_cell(result, key, percent)
+                                           for key in keys]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)

@@ -1,0 +1,315 @@
+"""PANE-GNN (Liu et al., CIKM 2023): positive and negative edges in one GNN.
+
+Notation of the paper (equation numbers in brackets); nodes are users
+[0, U) then items [U, U + I):
+  Z'  = mean_{k=0..K} A_p^k Z^(0)      LightGCN on the positive graph [5]
+  Z'' = ReLU(ReLU(Z^(0) W1) W2)         MLP branch on Z^(0) [7]
+  Z   = a1 Z' + a2 Z''                  per-node attention fusion [8]
+  V   = mean_k A_n^k V^(0)              LightGCN on the negative graph [6]
+  V~  = mean_k A_d^k V^(0)              on the distorted graph G_d: G_n with
+                                        each edge removed with prob. p, its
+                                        own degree normalisation [9-12]
+Loss [16] = dual feedback-aware BPR [17] + lambda_1 InfoNCE(V, V~) [18]
+            + lambda_2 |layer-0 embeddings of the batch|^2.
+  [17], per training rating (u, i) with K sampled unrated items j:
+    like:    -sum_j log sigmoid(z_u.z_i - z_u.z_j)
+    dislike: -sum_j log sigmoid(v_u.v_j - b v_u.v_i)
+  [18]: cosine InfoNCE with temperature tau between V and V~, over the
+    batch's distinct users and distinct rated items (see losses.info_nce).
+Ranking [13]: by z_u.z_i, with the items whose disinterest score v_u.v_i
+exceeds delta removed (ranked last).
+
+G_d is drawn once per run (Algorithm 1, line 3, and the authors' code) from
+config.seed; edges are removed per undirected edge so G_d stays symmetric.
+
+Ablations (config.model.variant, the paper's Table 4):
+  A:    message passing on G_n only: no interest branch; the model ranks by
+        the only scores it has, v_u.v_i
+  B:    message passing on G_p only (the interest branch; dislikes unused)
+  C:    both graphs, loss [17]
+  D:    C + contrastive learning [18]
+  full: D + the disinterest filter [13]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import ml_collections
+
+from jaxrec import graphs
+from jaxrec import losses
+from jaxrec import ops
+from jaxrec.data.dataset import Dataset
+from jaxrec.errors import ConfigError
+from jaxrec.models import layers
+
+TASK = 'user_item'
+FEEDBACK = 'signed'
+
+
+@dataclasses.dataclass(frozen=True)
+class Parts:
+  """Which parts of PANE-GNN a variant has."""
+
+  interest: bool  # LightGCN on G_p + MLP + attention, trained on likes.
+  disinterest: bool  # LightGCN on G_n, trained on dislikes.
+  contrastive: bool  # InfoNCE between V and V~.
+  filter: bool  # Disinterest filter when ranking.
+
+
+VARIANTS: dict[str, Parts] = {
+    'A': Parts(interest=False, disinterest=True, contrastive=False,
+               filter=False),
+    'B': Parts(interest=True, disinterest=False, contrastive=False,
+               filter=False),
+    'C': Parts(interest=True, disinterest=True, contrastive=False,
+               filter=False),
+    'D': Parts(interest=True, disinterest=True, contrastive=True,
+               filter=False),
+    'full': Parts(interest=True, disinterest=True, contrastive=True,
+                  filter=True),
+}
+
+
+class SignedGraphs(NamedTuple):
+  """The model's input: three padded graphs over the same node set.
+
+  Attributes:
+    positive: G_p, the likes (LightGCN weights).
+    negative: G_n, the dislikes.
+    distorted: G_d, G_n with edges removed (its own weights).
+  """
+
+  positive: jraph.GraphsTuple
+  negative: jraph.GraphsTuple
+  distorted: jraph.GraphsTuple
+
+
+class PANEGNN(nn.Module):
+  """Interest and disinterest embeddings of all users and items.
+
+  Attributes:
+    num_users, num_items: U, I.
+    parts: which branches exist (see VARIANTS).
+    embed_dim: H.
+    num_layers: K.
+    dropout: MLP and attention dropout.
+    filter_threshold: delta of the ranking filter (eq. 13).
+    propagation: kernel, see ops.propagate.
+  """
+
+  num_users: int
+  num_items: int
+  parts: Parts
+  embed_dim: int = 64
+  num_layers: int = 4
+  dropout: float = 0.5
+  filter_threshold: float = 0.5
+  propagation: str = 'auto'
+
+  @nn.compact
+  def __call__(self, graphs_in: SignedGraphs,
+               train: bool = False) -> dict[str, jax.Array]:
+    """The embeddings.
+
+    Args:
+      graphs_in: G_p, G_n and G_d.
+      train: apply dropout, and compute V~ for the contrastive loss.
+
+    Returns:
+      dict of float [U + I, H]: 'z' (interest Z) and 'z0' (Z^(0)) when the
+      variant has the interest branch; 'v' (V) and 'v0' (V^(0)) when it has
+      the disinterest branch; 'v_tilde' (V~) when training with the
+      contrastive loss.
+    """
+    u, i, h, k = self.num_users, self.num_items, self.embed_dim, self.num_layers
+    out = {}
+    if self.parts.interest:
+      z0 = layers.embedding_table(self, 'interest', u, i, h)
+      z_graph = ops.lightgcn_on_graph(graphs_in.positive, z0, k,
+                                      self.propagation)
+      z_mlp = layers.MLPBranch(h, dropout=self.dropout, name='mlp')(z0, train)
+      out['z'] = layers.AttentionFusion(h, self.dropout, name='attention')(
+          z_graph, z_mlp, train)
+      out['z0'] = z0
+    if self.parts.disinterest:
+      v0 = layers.embedding_table(self, 'disinterest', u, i, h)
+      out['v'] = ops.lightgcn_on_graph(graphs_in.negative, v0, k,
+                                       self.propagation)
+      out['v0'] = v0
+      if self.parts.contrastive and train:
+        out['v_tilde'] = ops.lightgcn_on_graph(graphs_in.distorted, v0, k,
+                                               self.propagation)
+    return out
+
+
+def parts(config: ml_collections.ConfigDict) -> Parts:
+  """The Parts of config.model.variant, or a clear error."""
+  variant = config.model.variant
+  if variant not in VARIANTS:
+    raise ConfigError(f'config.model.variant={variant!r} is not one of '
+                      f'{list(VARIANTS)}.')
+  return VARIANTS[variant]
+
+
+def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
+  """The model for a config and dataset."""
+  m = config.model
+  if not 0 <= m.edge_removal < 1:
+    raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
+                      f'in [0, 1).')
+  if not m.temperature > 0:
+    raise ConfigError(f'config.model.temperature={m.temperature} must be '
+                      f'positive.')
+  return PANEGNN(num_users=data.num_users, num_items=data.num_items,
+                 parts=parts(config), embed_dim=m.embed_dim,
+                 num_layers=m.num_layers, dropout=m.dropout,
+                 filter_threshold=m.filter_threshold,
+                 propagation=m.propagation)
+
+
+def signed_graphs(config: ml_collections.ConfigDict, data: Dataset,
+                  positive: jraph.GraphsTuple) -> SignedGraphs:
+  """G_p (given), G_n from the train dislikes and G_d drawn from G_n.
+
+  All three are padded to the same node count, so node ids agree.
+  """
+  train = data.train
+  dislikes = train.select(~train.liked)
+  pad = positive.nodes['in_edges'].shape[0]
+  make = lambda users, items: graphs.bipartite(
+      users, items, data.num_users, data.num_items, pad_nodes_to=pad)
+  kept = graphs.remove_edges(dislikes.user, dislikes.item,
+                             config.model.edge_removal, config.seed)
+  return SignedGraphs(positive, make(dislikes.user, dislikes.item),
+                      make(*kept))
+
+
+def inputs(config: ml_collections.ConfigDict, data: Dataset,
+           graph: jraph.GraphsTuple) -> SignedGraphs:
+  """The positive graph (the task's training graph) plus G_n and G_d."""
+  return signed_graphs(config, data, graph)
+
+
+def _row_scores(table: jax.Array, user: jax.Array, item: jax.Array,
+                neg: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Dot products <e_u, e_i> [B] and <e_u, e_j> [B, K] from one table."""
+  e_u = ops.take_rows(table, user)
+  s_item = jnp.sum(e_u * ops.take_rows(table, item), axis=-1)
+  s_neg = jnp.einsum('bh,bkh->bk', e_u, ops.take_rows(table, neg))
+  return s_item, s_neg
+
+
+def dual_bpr(out: dict[str, jax.Array], user: jax.Array, item: jax.Array,
+             neg: jax.Array, liked: jax.Array, coef: float) -> jax.Array:
+  """Eq. 17 per training rating: likes on Z, dislikes on V (with b).
+
+  A variant without one of the branches leaves its rows at 0.
+
+  Args:
+    out: the model's embeddings ('z' and / or 'v', [N, H]).
+    user: int [B] user node ids.
+    item: int [B] rated item node ids.
+    neg: int [B, K] sampled item node ids.
+    liked: bool [B] like (True) or dislike.
+    coef: b.
+
+  Returns:
+    float [B].
+  """
+  if 'z' in out and 'v' in out:
+    # One gather from the stacked tables instead of two (each row reads the
+    # table of its own sign).
+    table = jnp.concatenate([out['z'], out['v']])
+    shift = jnp.where(liked, 0, out['z'].shape[0])
+    user, item, neg = user + shift, item + shift, neg + shift[:, None]
+    weight = 1.0
+  else:
+    table = out['z'] if 'z' in out else out['v']
+    weight = liked if 'z' in out else ~liked
+  s_item, s_neg = _row_scores(table, user, item, neg)
+  loss = losses.sign_aware_bpr(s_item, s_neg, jnp.where(liked, 1.0, coef),
+                               jnp.where(liked, 1.0, -1.0))
+  return loss * weight
+
+
+def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
+            batch: dict[str, jax.Array], rng: jax.Array,
+            config: ml_collections.ConfigDict) -> jax.Array:
+  """Per-rating loss: eq. 17 + lambda_1 eq. 18 + lambda_2 L2 (eq. 16).
+
+  Runs inside the train step: the contrastive term gathers the global
+  batch's ids over losses.BATCH_AXIS.
+
+  Args:
+    model: the module.
+    params: its parameters.
+    graphs_in: G_p, G_n, G_d.
+    batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 like, -1
+      dislike), 'neg' [B, K], 'mask' [B].
+    rng: dropout key.
+    config: reads model.feedback_coef (b), model.contrastive_weight
+      (lambda_1), model.temperature (tau), l2_weight (lambda_2).
+
+  Returns:
+    float [B].
+  """
+  m = config.model
+  out = model.apply({'params': params}, graphs_in, train=True,
+                    rngs={'dropout': rng})
+  user = batch['user']
+  item = batch['pos'] + model.num_users
+  neg = batch['neg'] + model.num_users
+  loss = dual_bpr(out, user, item, neg, batch['sign'] > 0, m.feedback_coef)
+  # L2 on the layer-0 rows of the batch, both tables in one gather.
+  ego = jnp.concatenate([out[k] for k in ('z0', 'v0') if k in out], axis=1)
+  loss += config.l2_weight * losses.squared_norm(
+      ops.take_rows(ego, user), ops.take_rows(ego, item),
+      ops.take_rows(ego, neg))
+  if 'v_tilde' in out and m.contrastive_weight:
+    valid = batch['mask'] > 0
+    all_valid = losses.gather_batch(valid)
+    for ids in (user, item):
+      loss += m.contrastive_weight * losses.info_nce(
+          ops.take_rows(out['v'], ids), out['v_tilde'], ids, valid,
+          losses.gather_batch(ids), all_valid, m.temperature)
+  return loss
+
+
+def eval_outputs(model: PANEGNN, params,
+                 graphs_in: SignedGraphs) -> dict[str, Any]:
+  """What ranking needs, from a clean forward.
+
+  Returns:
+    dict: 'user' [U, H], 'item' [I, H] (interest embeddings; the disinterest
+    ones for variant A); with the filter also 'user_dis', 'item_dis' [., H]
+    (disinterest embeddings) and 'threshold' (delta, a scalar).
+  """
+  out = model.apply({'params': params}, graphs_in)
+  u = model.num_users
+  rank = out['z'] if 'z' in out else out['v']
+  result = {'user': rank[:u], 'item': rank[u:]}
+  if model.parts.filter:
+    result.update(user_dis=out['v'][:u], item_dis=out['v'][u:],
+                  threshold=jnp.float32(model.filter_threshold))
+  return result
+
+
+def score(outputs: dict[str, Any], users: jax.Array) -> jax.Array:
+  """Scores [C, I] of all items for users [C]; filtered items get -inf."""
+  scores = outputs['user'][users] @ outputs['item'].T
+  if 'user_dis' in outputs:
+    disinterest = outputs['user_dis'][users] @ outputs['item_dis'].T
+    scores = jnp.where(disinterest > outputs['threshold'], -jnp.inf, scores)
+  return scores
+
+
+def after_training(model, params, inputs, workdir: str) -> None:
+  """Nothing to export beyond the checkpoint."""
+  del model, params, inputs, workdir

@@ -1,0 +1,125 @@
+"""SiReN (Seo et al., IEEE TNNLS 2022): sign-aware recommendation with GNNs.
+
+PANE-GNN's direct ancestor and the baseline it is compared with. Nodes are
+users [0, U) then items [U, U + I):
+  Z_p = mean_{k=0..K} A_p^k E1        LightGCN on the positive graph
+  Z_n = ReLU(ReLU(E2 W1) W2)          an MLP on a second embedding table
+                                      (the negative ratings shape it only
+                                      through the loss)
+  Z   = a1 Z_p + a2 Z_n               per-node attention (models/layers.py)
+Sign-aware BPR over every training rating (u, i), liked or disliked, with K
+sampled unrated items j:
+  -sum_j log sigmoid(c_ui z_u.z_i - z_u.z_j),  c_ui = 1 for a like and
+  config.model.feedback_coef (2 in the authors' code) for a dislike,
+plus l2_weight times the squared norms of the batch's final embeddings
+(u, i and the j's), as the authors' code regularises. Score: z_u.z_i.
+"""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import jraph
+import ml_collections
+
+from jaxrec import losses
+from jaxrec import ops
+from jaxrec.data.dataset import Dataset
+from jaxrec.models import layers
+
+TASK = 'user_item'
+FEEDBACK = 'signed'
+
+
+class SiReN(nn.Module):
+  """Final embeddings Z of all users and items.
+
+  Attributes:
+    num_users, num_items: U, I.
+    embed_dim: H.
+    num_layers: K.
+    dropout: MLP and attention dropout.
+    propagation: kernel, see ops.propagate.
+  """
+
+  num_users: int
+  num_items: int
+  embed_dim: int = 64
+  num_layers: int = 4
+  dropout: float = 0.5
+  propagation: str = 'auto'
+
+  @nn.compact
+  def __call__(self, graph: jraph.GraphsTuple, train: bool = False
+               ) -> jax.Array:
+    """graph: the positive graph G_p. Returns float [U + I, H]."""
+    u, i, h = self.num_users, self.num_items, self.embed_dim
+    e1 = layers.embedding_table(self, 'graph', u, i, h)
+    e2 = layers.embedding_table(self, 'mlp', u, i, h)
+    z_graph = ops.lightgcn_on_graph(graph, e1, self.num_layers,
+                                    self.propagation)
+    z_mlp = layers.MLPBranch(h, dropout=self.dropout, name='mlp')(e2, train)
+    return layers.AttentionFusion(h, self.dropout, name='attention')(
+        z_graph, z_mlp, train)
+
+
+def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
+  """The model for a config and dataset."""
+  m = config.model
+  return SiReN(num_users=data.num_users, num_items=data.num_items,
+               embed_dim=m.embed_dim, num_layers=m.num_layers,
+               dropout=m.dropout, propagation=m.propagation)
+
+
+def inputs(config: ml_collections.ConfigDict, data: Dataset,
+           graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+  """The positive graph (the task's training graph)."""
+  del config, data
+  return graph
+
+
+def loss_fn(model: SiReN, params, graph: jraph.GraphsTuple,
+            batch: dict[str, jax.Array], rng: jax.Array,
+            config: ml_collections.ConfigDict) -> jax.Array:
+  """Per-rating sign-aware BPR plus L2 on the batch's final embeddings.
+
+  Args:
+    model: the module.
+    params: its parameters.
+    graph: G_p.
+    batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 / -1),
+      'neg' [B, K].
+    rng: dropout key.
+    config: reads model.feedback_coef and l2_weight.
+
+  Returns:
+    float [B].
+  """
+  z = model.apply({'params': params}, graph, train=True, rngs={'dropout': rng})
+  e_u = ops.take_rows(z, batch['user'])
+  e_i = ops.take_rows(z, batch['pos'] + model.num_users)
+  e_j = ops.take_rows(z, batch['neg'] + model.num_users)
+  liked = batch['sign'] > 0
+  loss = losses.sign_aware_bpr(
+      jnp.sum(e_u * e_i, axis=-1), jnp.einsum('bh,bkh->bk', e_u, e_j),
+      jnp.where(liked, 1.0, config.model.feedback_coef),
+      jnp.ones_like(batch['sign']))
+  return loss + config.l2_weight * losses.squared_norm(e_u, e_i, e_j)
+
+
+def eval_outputs(model: SiReN, params, graph: jraph.GraphsTuple):
+  """(user embeddings [U, H], item embeddings [I, H]), no dropout."""
+  z = model.apply({'params': params}, graph)
+  return z[:model.num_users], z[model.num_users:]
+
+
+def score(outputs, users: jax.Array) -> jax.Array:
+  """Scores [C, I] of all items for users [C]."""
+  user_emb, item_emb = outputs
+  return user_emb[users] @ item_emb.T
+
+
+def after_training(model, params, inputs, workdir: str) -> None:
+  """Nothing to export beyond the checkpoint."""
+  del model, params, inputs, workdir

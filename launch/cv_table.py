@@ -1,0 +1,62 @@
+"""Combines cross-validation folders into one Markdown table (mean±std, %).
+
+  python launch/cv_table.py runs/cv-lightgcn-A runs/cv-pane_gnn-B
+  python launch/cv_table.py --workdirs=runs/cv-a,runs/cv-b --ks=5,10,15 \
+      [--metrics=precision,recall,ndcg] [--out=table.md]
+
+Each folder is one written by launch/cross_validate.py (its cv.json). A row
+is labelled by the run's name (the model, and PANE-GNN's variant), or by the
+folder's name where names collide.
+"""
+
+import sys
+
+from absl import app
+from absl import flags
+
+from jaxrec import cross_validation
+from jaxrec.errors import UserError
+
+# Nothing is trained here, so the huge-page re-execution of the training
+# tools would only cost start-up time.
+
+_WORKDIRS = flags.DEFINE_list(
+    'workdirs', [], 'Folders written by launch/cross_validate.py (also '
+    'accepted as positional arguments).')
+_KS = flags.DEFINE_list(
+    'ks', None, 'Cut-offs K, e.g. 5,10,15 (default: every K all runs have).')
+_METRICS = flags.DEFINE_list(
+    'metrics', ['precision', 'recall', 'ndcg'], 'Metrics, in column order '
+    'within each K.')
+_OUT = flags.DEFINE_string('out', None, 'Also write the table to this file.')
+
+
+def main(argv):
+  workdirs = [*_WORKDIRS.value, *argv[1:]]
+  if not workdirs:
+    raise app.UsageError('Name the folders written by launch/cross_validate.py'
+                         ' (as arguments or with --workdirs).')
+  try:
+    ks = [int(k) for k in _KS.value] if _KS.value else None
+  except ValueError:
+    raise app.UsageError(f'--ks must be integers, e.g. --ks=5,10,15; got '
+                         f'{",".join(_KS.value)}.') from None
+  try:
+    results = cross_validation.load_many(workdirs)
+    table = cross_validation.format_table(results, metrics=_METRICS.value,
+                                          ks=ks)
+  except UserError as e:
+    sys.exit(f'error: {e}')
+  runs = ', '.join(f'{label}: {len(r["runs"])} {r["unit"]}s'
+                   for label, r in results.items())
+  text = (f'{table}\n\nTest mean±std over runs (population std), in percent; '
+          f'{runs}.\n')
+  print(text, end='')
+  if _OUT.value:
+    with open(_OUT.value, 'w') as f:
+      f.write(text)
+    print(f'Wrote {_OUT.value}')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,235 @@
+"""Cross-validation: folds, mean and std, resume, tables, the tools."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from jaxrec import cross_validation
+from jaxrec.data import pipeline
+from jaxrec.errors import ConfigError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def kfold_config(smoke_config):
+  """The synthetic smoke config on k-fold data, two epochs."""
+  smoke_config.data.split = 'kfold'
+  smoke_config.num_epochs = 2
+  smoke_config.eval_every_epochs = 1
+  return smoke_config
+
+
+def _pairs(inter):
+  """The (user, item) pairs of some interactions, as a set."""
+  return set(zip(inter.user.tolist(), inter.item.tolist()))
+
+
+def _final_record(run_workdir):
+  """The last record of a run's metrics.jsonl (the best checkpoint's)."""
+  with open(os.path.join(run_workdir, 'metrics.jsonl')) as f:
+    return [json.loads(line) for line in f if line.strip()][-1]
+
+
+def _checkpoint_epochs(run_workdir):
+  """The epochs saved in a run's checkpoints folder."""
+  return sorted(os.listdir(os.path.join(run_workdir, 'checkpoints')))
+
+
+def _run_tool(*args):
+  """Runs a launch/ tool as a user would; returns the finished process."""
+  return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+
+
+def test_folds_are_disjoint_and_cover_the_data(kfold_config):
+  unit, configs = cross_validation.run_configs(kfold_config, num_folds=3)
+  assert unit == 'fold'
+  assert [c.data.fold for c in configs] == [0, 1, 2]
+  assert {c.data.num_folds for c in configs} == {3}
+  datasets = [pipeline.load(c.data) for c in configs]
+  tests = [_pairs(ds.test) for ds in datasets]
+  for i in range(3):
+    for j in range(i + 1, 3):
+      assert not tests[i] & tests[j], (i, j)
+  everything = _pairs(datasets[0].all_interactions())
+  assert set.union(*tests) == everything
+  assert sum(len(t) for t in tests) == len(everything)
+  for ds, test in zip(datasets, tests):
+    assert len(ds.val)
+    assert not _pairs(ds.val) & test
+    assert not _pairs(ds.train) & test
+    assert _pairs(ds.train) | _pairs(ds.val) | test == everything
+  # The caller's config is copied, not changed.
+  assert kfold_config.data.fold == 0 and kfold_config.data.num_folds == 5
+
+
+def test_run_mean_std_and_resume(kfold_config, tmp_path):
+  kfold_config.lock()
+  workdir = str(tmp_path / 'cv')
+  cv = cross_validation.run(kfold_config, workdir, num_folds=2)
+  assert kfold_config.is_locked and kfold_config.data.fold == 0
+  assert cv['unit'] == 'fold' and cv['name'] == 'lightgcn'
+  assert [r['index'] for r in cv['runs']] == [0, 1]
+  assert cv == cross_validation.load(workdir)
+
+  finals = [_final_record(os.path.join(workdir, f'fold_{k}'))
+            for k in range(2)]
+  assert [r['best_epoch'] for r in cv['runs']] == [
+      f['best_epoch'] for f in finals]
+  assert 'recall@20' in cv['mean'] and 'num_evaluated' not in cv['mean']
+  for metric in cv['mean']:
+    values = [f[f'test/{metric}'] for f in finals]
+    assert cv['mean'][metric] == pytest.approx(np.mean(values), abs=1e-12)
+    assert cv['std'][metric] == pytest.approx(np.std(values, ddof=0),
+                                              abs=1e-12)
+  for run, final in zip(cv['runs'], finals):
+    assert run['val']['recall@20'] == final['val/recall@20']
+  with open(os.path.join(workdir, 'fold_1', 'config.json')) as f:
+    saved = json.load(f)
+  assert saved['data']['fold'] == 1 and saved['data']['num_folds'] == 2
+
+  epochs = [_checkpoint_epochs(os.path.join(workdir, f'fold_{k}'))
+            for k in range(2)]
+  again = cross_validation.run(kfold_config, workdir, num_folds=2)
+  assert [_checkpoint_epochs(os.path.join(workdir, f'fold_{k}'))
+          for k in range(2)] == epochs
+  for k in range(2):
+    with open(os.path.join(workdir, f'fold_{k}', 'metrics.jsonl')) as f:
+      losses = [r for r in map(json.loads, f) if 'train/loss' in r]
+    assert [r['epoch'] for r in losses] == [1, 2]  # Not trained again.
+  assert again['mean'] == pytest.approx(cv['mean'], abs=1e-7)
+  assert again['std'] == pytest.approx(cv['std'], abs=1e-7)
+  assert [r['best_epoch'] for r in again['runs']] == [
+      r['best_epoch'] for r in cv['runs']]
+
+
+def test_kfold_without_validation_is_refused(kfold_config, tmp_path):
+  kfold_config.data.val_ratio = 0.0
+  with pytest.raises(ConfigError, match='val_ratio'):
+    cross_validation.run(kfold_config, str(tmp_path / 'cv'), num_folds=2)
+  assert not os.path.exists(tmp_path / 'cv')
+
+
+def test_wrong_repetition_option_is_refused(kfold_config, tmp_path):
+  with pytest.raises(ConfigError, match='num_folds'):
+    cross_validation.run(kfold_config, str(tmp_path / 'a'), num_seeds=2)
+  kfold_config.data.split = 'ratio'
+  with pytest.raises(ConfigError, match='num_seeds'):
+    cross_validation.run(kfold_config, str(tmp_path / 'b'), num_folds=2)
+  with pytest.raises(ConfigError, match='launch/cross_validate.py'):
+    cross_validation.load(str(tmp_path / 'b'))
+  with pytest.raises(ConfigError, match='cv.json not found'):
+    cross_validation.load(str(tmp_path))
+
+
+def test_fixed_split_repeats_over_seeds(kfold_config, tmp_path):
+  kfold_config.data.split = 'ratio'
+  kfold_config.seed = 7
+  kfold_config.num_epochs = 1
+  workdir = str(tmp_path / 'cv')
+  cv = cross_validation.run(kfold_config, workdir, num_seeds=2)
+  assert cv['unit'] == 'seed' and kfold_config.seed == 7
+  assert [r['seed'] for r in cv['runs']] == [7, 8]
+  seeds, tests = [], []
+  for r in range(2):
+    run_dir = os.path.join(workdir, f'seed_{r}')
+    with open(os.path.join(run_dir, 'config.json')) as f:
+      seeds.append(json.load(f)['seed'])
+    tests.append(_final_record(run_dir)['test/recall@10'])
+  assert seeds == [7, 8]
+  assert cv['mean']['recall@10'] == pytest.approx(np.mean(tests), abs=1e-12)
+  # Same split, different initialisation and batches.
+  assert cv['runs'][0]['test'] != cv['runs'][1]['test']
+
+
+def test_default_name_shows_pane_gnn_variant(smoke_config):
+  assert cross_validation.default_name(smoke_config) == 'lightgcn'
+  smoke_config.model.name = 'pane_gnn'
+  smoke_config.model.variant = 'full'
+  assert cross_validation.default_name(smoke_config) == 'pane_gnn'
+  smoke_config.model.variant = 'B'
+  assert cross_validation.default_name(smoke_config) == 'pane_gnn-B'
+
+
+def test_format_table():
+  results = {
+      'PANE-GNN': {
+          'mean': {'precision@5': 0.33664, 'recall@5': 0.1, 'ndcg@5': 0.25,
+                   'precision@10': 0.3, 'recall@10': 0.2, 'ndcg@10': 0.3,
+                   'precision@15': 0.1},
+          'std': {'precision@5': 0.0014, 'recall@5': 0.0, 'ndcg@5': 0.0101,
+                  'precision@10': 0.002, 'recall@10': 0.001, 'ndcg@10': 0.003,
+                  'precision@15': 0.0},
+      },
+      'LightGCN': {
+          'mean': {'precision@5': 0.31, 'recall@5': 0.09,
+                   'precision@10': 0.28, 'recall@10': 0.18, 'ndcg@10': 0.27,
+                   'hit@20': 0.9},
+          'std': {'precision@5': 0.001, 'recall@5': 0.002,
+                  'precision@10': 0.003, 'recall@10': 0.004, 'ndcg@10': 0.005,
+                  'hit@20': 0.0},
+      },
+  }
+  # K=15 is only in the first row, K=20 only has 'hit': both left out.
+  assert cross_validation.format_table(results) == '\n'.join([
+      '| method | P@5 | R@5 | nDCG@5 | P@10 | R@10 | nDCG@10 |',
+      '|---|---|---|---|---|---|---|',
+      '| PANE-GNN | 33.66±0.14 | 10.00±0.00 | 25.00±1.01 | 30.00±0.20 | '
+      '20.00±0.10 | 30.00±0.30 |',
+      '| LightGCN | 31.00±0.10 | 9.00±0.20 | – | 28.00±0.30 | 18.00±0.40 | '
+      '27.00±0.50 |',
+  ])
+  assert cross_validation.format_table(
+      results, metrics=('precision',), ks=(15, 5), percent=False) == '\n'.join([
+          '| method | P@15 | P@5 |',
+          '|---|---|---|',
+          '| PANE-GNN | 0.1000±0.0000 | 0.3366±0.0014 |',
+          '| LightGCN | – | 0.3100±0.0010 |',
+      ])
+  with pytest.raises(ConfigError, match='cut-off'):
+    cross_validation.format_table(results, metrics=('auc',))
+
+
+def test_launch_tools_end_to_end(tmp_path):
+  folds = str(tmp_path / 'folds')
+  proc = _run_tool('launch/cross_validate.py',
+                   '--config=configs/lightgcn_synthetic.py:smoke', '--folds=2',
+                   '--config.data.split=kfold', '--config.num_epochs=2',
+                   f'--workdir={folds}')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert '| method | P@10 | R@10 | nDCG@10 | P@20 | R@20 | nDCG@20 |' in (
+      proc.stdout)
+  assert '| lightgcn | ' in proc.stdout and '±' in proc.stdout
+  assert os.path.join(folds, 'cv.json') in proc.stdout
+  assert 'fold 1' in proc.stderr  # The per-fold table, logged as it goes.
+  cv = cross_validation.load(folds)
+  assert len(cv['runs']) == 2
+
+  # A fixed split with --folds: the error, without a traceback.
+  proc = _run_tool('launch/cross_validate.py',
+                   '--config=configs/lightgcn_synthetic.py:smoke', '--folds=2',
+                   f'--workdir={tmp_path / "bad"}')
+  assert proc.returncode == 1
+  assert 'error: ' in proc.stderr and '--seeds' in proc.stderr
+  assert 'Traceback' not in proc.stderr
+
+  # Two folders of the same model: rows labelled by folder, --workdirs first.
+  other = tmp_path / 'other'
+  other.mkdir()
+  (other / 'cv.json').write_text(json.dumps({**cv, 'std': {}}))
+  out = str(tmp_path / 'table.md')
+  proc = _run_tool('launch/cv_table.py', folds, f'--workdirs={other}',
+                   '--ks=10', f'--out={out}')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(out) as f:
+    text = f.read()
+  assert text in proc.stdout
+  lines = text.splitlines()
+  assert lines[0] == '| method | P@10 | R@10 | nDCG@10 |'
+  assert lines[2].startswith('| other | ') and '±' not in lines[2]
+  assert lines[3].startswith('| folds | ') and '±' in lines[3]
