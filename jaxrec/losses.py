@@ -64,6 +64,25 @@ def squared_norm(*rows: jax.Array) -> jax.Array:
              for r in rows)
 
 
+def row_squared_norms(table: jax.Array, *rows: jax.Array) -> jax.Array:
+  """Squared L2 norms of table rows, summed per example.
+
+  Equal to squared_norm(table[r] for r in rows), but the norms are taken
+  once per table row and gathered as scalars: with K = 40 negatives the
+  [B, K, d] gather and its scatter-add gradient are the costly part
+  otherwise.
+
+  Args:
+    table: float [N, d].
+    *rows: int [B] or [B, K] row indices (e.g. users, items, negatives).
+
+  Returns:
+    float [B].
+  """
+  sq = jnp.sum(jnp.square(table), axis=-1)
+  return sum(jnp.sum(sq[r].reshape(r.shape[0], -1), axis=-1) for r in rows)
+
+
 def l2(*rows: jax.Array) -> jax.Array:
   """Half the squared L2 norm of each example's rows, summed over arrays.
 

@@ -288,28 +288,57 @@ def propagate(adj: Adjacency, weights: jax.Array, x: jax.Array,
   return _propagate(_resolve(impl), symmetric, adj, weights, x)
 
 
+def _layer_mean(impl: str, adj: Adjacency, weights: jax.Array, x: jax.Array,
+                num_layers: int) -> jax.Array:
+  """mean_{k=0..K} A^k x by K propagations."""
+  total, h = x, x
+  for _ in range(num_layers):
+    h = KERNELS[impl](adj, weights, h)
+    total = total + h
+  return total / (num_layers + 1)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 4))
+def _lightgcn(impl, adj, weights, x, num_layers):
+  return _layer_mean(impl, adj, weights, x, num_layers)
+
+
+def _lightgcn_fwd(impl, adj, weights, x, num_layers):
+  # A linear map keeps no activations: the backward needs the graph only.
+  return _layer_mean(impl, adj, weights, x, num_layers), (adj, weights)
+
+
+def _lightgcn_bwd(impl, num_layers, residuals, g):
+  adj, weights = residuals
+  # The stack is sum_k A^k / (K + 1) with A symmetric: its transpose is
+  # itself, so the cotangent goes through the same K propagations (and half
+  # the additions autodiff of the layer loop would make).
+  return None, None, _layer_mean(impl, adj, weights, g, num_layers)
+
+
+_lightgcn.defvjp(_lightgcn_fwd, _lightgcn_bwd)
+
+
 def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
-             num_layers: int, impl: str = 'auto',
-             symmetric: bool = False) -> jax.Array:
+             num_layers: int, impl: str = 'auto') -> jax.Array:
   """LightGCN's layer stack: mean of x, Ax, A^2 x, ..., A^K x.
+
+  The weights are the graph's fixed normalisation: symmetric (w(s->t) ==
+  w(t->s), as graphs.bipartite makes them) and constant, as for
+  jax.lax.stop_gradient(weights). Models that learn edge weights call
+  `propagate` instead.
 
   Args:
     adj: Adjacency of the graph.
-    weights: float [E] normalised edge weights (D^-1/2 A D^-1/2).
+    weights: float [E] symmetric normalised edge weights (D^-1/2 A D^-1/2).
     x: float [N, d] layer-0 embeddings.
     num_layers: K >= 0.
     impl: propagation kernel, see `propagate`.
-    symmetric: whether the weights are symmetric, see `propagate`.
 
   Returns:
     float [N, d] the mean over layers 0..K.
   """
-  impl = _resolve(impl)
-  total, h = x, x
-  for _ in range(num_layers):
-    h = propagate(adj, weights, h, impl, symmetric)
-    total = total + h
-  return total / (num_layers + 1)
+  return _lightgcn(_resolve(impl), adj, weights, x, num_layers)
 
 
 def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
@@ -328,7 +357,7 @@ def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
   n = x.shape[0]
   padded = jnp.pad(x, ((0, graph.nodes['in_edges'].shape[0] - n), (0, 0)))
   out = lightgcn(adjacency(graph), graph.edges['weight'], padded, num_layers,
-                 impl, symmetric=True)
+                 impl)
   return out[:n]
 
 

@@ -19,21 +19,66 @@ def pair_keys(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarra
 
 
 class Known:
-  """The set of (user, item) pairs seen in train, for rejecting negatives."""
+  """The set of (user, item) pairs seen in train, for rejecting negatives.
+
+  Lookups go through a bit matrix (one bit per user-item pair) when it fits
+  in DENSE_BITS: ten times faster than a binary search over the pairs for
+  the ~40k negatives of a PANE-GNN batch. Larger catalogues use the search.
+  """
+
+  DENSE_BITS = 2**30  # 128 MiB
 
   def __init__(self, users: np.ndarray, items: np.ndarray, num_items: int):
     self.num_items = num_items
     self.keys = np.unique(pair_keys(users, items, num_items))
+    num_users = int(users.max()) + 1 if len(users) else 0
+    self.bits = None
+    if num_users * num_items <= self.DENSE_BITS:
+      dense = np.zeros((num_users, num_items), bool)
+      dense[users, items] = True
+      self.bits = np.packbits(dense, axis=1, bitorder='little')
 
   def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """bool [n]: whether each (user, item) pair is known."""
+    if self.bits is not None:
+      users, items = np.asarray(users), np.asarray(items)
+      rows = np.minimum(users, len(self.bits) - 1)
+      hit = (self.bits[rows, items >> 3] >> (items & 7)) & 1
+      return (hit > 0) & (users < len(self.bits))
     keys = pair_keys(users, items, self.num_items)
     pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
     return self.keys[pos] == keys
 
 
+class AliasTable:
+  """Draws from a fixed discrete distribution in O(1) each (Walker / Vose).
+
+  Attributes:
+    probs: float64 [I] the distribution.
+  """
+
+  def __init__(self, probs: np.ndarray):
+    self.probs = np.asarray(probs, np.float64) / np.sum(probs)
+    n = len(self.probs)
+    scaled = self.probs * n
+    self._accept = np.ones(n)
+    self._alias = np.arange(n)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+      s, l = small.pop(), large.pop()
+      self._accept[s], self._alias[s] = scaled[s], l
+      scaled[l] -= 1.0 - scaled[s]
+      (small if scaled[l] < 1.0 else large).append(l)
+
+  def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    """int64 [n] indices drawn with probability `probs`."""
+    i = rng.integers(0, len(self.probs), n)
+    return np.where(rng.random(n) < self._accept[i], i, self._alias[i])
+
+
 def negatives(users: np.ndarray, known: Known, rng: np.random.Generator,
-              cdf: Optional[np.ndarray] = None) -> np.ndarray:
+              sampler: Optional[AliasTable] = None) -> np.ndarray:
   """Items drawn with replacement from those each user has not interacted with.
 
   Rejection sampling: draw from the whole catalogue, redraw only the known
@@ -44,8 +89,7 @@ def negatives(users: np.ndarray, known: Known, rng: np.random.Generator,
     users: int [...] user ids (any shape).
     known: the pairs to avoid (train interactions).
     rng: numpy Generator (seeded by the caller from seed, epoch and step).
-    cdf: float64 [I] cumulative item probabilities ending at 1, or None for
-      uniform draws.
+    sampler: item distribution, or None for uniform draws.
 
   Returns:
     int32 [...] item ids, the shape of users, never a known pair.
@@ -53,10 +97,9 @@ def negatives(users: np.ndarray, known: Known, rng: np.random.Generator,
   flat = np.asarray(users).reshape(-1)
 
   def draw(n):
-    if cdf is None:
+    if sampler is None:
       return rng.integers(0, known.num_items, n)
-    return np.minimum(np.searchsorted(cdf, rng.random(n), side='right'),
-                      known.num_items - 1)
+    return sampler.draw(rng, n)
 
   items = draw(len(flat))
   bad = np.flatnonzero(known.contains(flat, items))
@@ -66,9 +109,8 @@ def negatives(users: np.ndarray, known: Known, rng: np.random.Generator,
   return items.astype(np.int32).reshape(np.shape(users))
 
 
-def popularity_cdf(items: np.ndarray, num_items: int,
-                   power: float) -> np.ndarray:
-  """Cumulative probabilities proportional to train item count ** power.
+def popularity(items: np.ndarray, num_items: int, power: float) -> np.ndarray:
+  """Item probabilities proportional to train count ** power, float64 [I].
 
   Items never seen in train have probability 0 (SiReN's and PANE-GNN's
   sampler for ML-1M, with power 0.75, word2vec's exponent).
@@ -77,24 +119,20 @@ def popularity_cdf(items: np.ndarray, num_items: int,
     items: int [n] item ids of the train interactions.
     num_items: I.
     power: exponent of the counts.
-
-  Returns:
-    float64 [I], non-decreasing, last value 1.
   """
   counts = np.bincount(items, minlength=num_items).astype(np.float64)
   weights = np.where(counts > 0, counts ** power, 0.0)
-  cdf = np.cumsum(weights)
-  return cdf / cdf[-1]
+  return weights / weights.sum()
 
 
 def _check_samplable(users: np.ndarray, known: Known, num_users: int,
-                     cdf: Optional[np.ndarray]) -> None:
+                     sampler: Optional[AliasTable]) -> None:
   """Raises DataError for users with no unknown item to sample."""
-  probs = (np.full(known.num_items, 1.0 / known.num_items) if cdf is None
-           else np.diff(cdf, prepend=0.0))
+  probs = (np.full(known.num_items, 1.0 / known.num_items) if sampler is None
+           else sampler.probs)
   key_users = known.keys // known.num_items
-  known_mass = np.bincount(key_users, weights=probs[known.keys %
-                                                    known.num_items],
+  known_mass = np.bincount(key_users,
+                           weights=probs[known.keys % known.num_items],
                            minlength=num_users)
   stuck = np.flatnonzero(known_mass[np.unique(users)] > 1.0 - 1e-9)
   if len(stuck):
@@ -115,7 +153,7 @@ class BPRBatches:
   def __init__(self, train: Interactions, num_users: int, num_items: int,
                batch_size: int, seed: int, known: Optional[Known] = None,
                num_negatives: Optional[int] = None,
-               item_cdf: Optional[np.ndarray] = None):
+               item_probs: Optional[np.ndarray] = None):
     """Batches over the rows of `train`.
 
     Args:
@@ -127,8 +165,8 @@ class BPRBatches:
       known: pairs never drawn as negatives (default: the rows themselves).
       num_negatives: None for one negative per row ('neg' [B]), or K for
         'neg' [B, K].
-      item_cdf: cumulative item probabilities (popularity_cdf), or None for
-        uniform negatives.
+      item_probs: float [I] probabilities of the negatives (e.g.
+        `popularity`), or None for uniform negatives.
     """
     self.users = train.user.astype(np.int32)
     self.items = train.item.astype(np.int32)
@@ -138,9 +176,9 @@ class BPRBatches:
     self.batch_size = batch_size
     self.seed = seed
     self.num_negatives = num_negatives
-    self.item_cdf = item_cdf
+    self.sampler = None if item_probs is None else AliasTable(item_probs)
     self._cached_epoch, self._cached_order = None, None
-    _check_samplable(self.users, self.known, num_users, item_cdf)
+    _check_samplable(self.users, self.known, num_users, self.sampler)
 
   @property
   def num_examples(self) -> int:
@@ -172,7 +210,7 @@ class BPRBatches:
     shape = users if self.num_negatives is None else np.repeat(
         users[:, None], self.num_negatives, axis=1)
     out = {'user': users, 'pos': self.items[idx],
-           'neg': negatives(shape, self.known, rng, self.item_cdf),
+           'neg': negatives(shape, self.known, rng, self.sampler),
            'mask': np.ones(len(idx), np.float32)}
     if self.signs is not None:
       out['sign'] = self.signs[idx]

@@ -129,15 +129,42 @@ def test_dual_bpr_is_equation_17():
         want[r] -= log_sig(z[user[r]] @ z[item[r]] - z[user[r]] @ z[j])
       else:  # -ln sigma(y_uj - y_ui) with y_ui = b v.v, y_uj = v.v
         want[r] -= log_sig(v[user[r]] @ v[j] - coef * v[user[r]] @ v[item[r]])
-  args = (jnp.asarray(user), jnp.asarray(item), jnp.asarray(neg),
-          jnp.asarray(liked), coef)
-  got = pane_gnn.dual_bpr({'z': z, 'v': v}, *args)
+  rows = (jnp.asarray(user), jnp.asarray(item), jnp.asarray(neg))
+  # The interest table may list rows in another order (the model's
+  # training rows): here reversed.
+  z_rows = tuple(n - 1 - r for r in rows)
+  interest, disinterest = (z[::-1], *z_rows), (v, *rows)
+  liked = jnp.asarray(liked)
+  got = pane_gnn.dual_bpr(interest, disinterest, liked, coef)
   np.testing.assert_allclose(got, want, rtol=1e-5)
   # Without a branch its rows contribute nothing (variants A and B).
-  np.testing.assert_allclose(pane_gnn.dual_bpr({'z': z}, *args),
+  np.testing.assert_allclose(pane_gnn.dual_bpr(interest, None, liked, coef),
                              np.where(liked, want, 0), rtol=1e-5)
-  np.testing.assert_allclose(pane_gnn.dual_bpr({'v': v}, *args),
-                             np.where(liked, 0, want), rtol=1e-5)
+  np.testing.assert_allclose(
+      pane_gnn.dual_bpr(None, disinterest, liked, coef),
+      np.where(liked, 0, want), rtol=1e-5)
+  # The authors' code: every rating trains both spaces, with 2 -/+ sign(w)
+  # (b = 2) on the rated item's score.
+  want_all = np.zeros(b)
+  for r in range(b):
+    s = 1.0 if liked[r] else -1.0
+    for j in neg[r]:
+      want_all[r] -= log_sig((2 - s) * z[user[r]] @ z[item[r]] -
+                             z[user[r]] @ z[j])
+      want_all[r] -= log_sig(v[user[r]] @ v[j] -
+                             (2 + s) * v[user[r]] @ v[item[r]])
+  np.testing.assert_allclose(
+      pane_gnn.dual_bpr(interest, disinterest, liked, 2.0, 'all'), want_all,
+      rtol=1e-5)
+
+
+def test_row_squared_norms_equal_the_gathered_norms():
+  rng = np.random.default_rng(6)
+  table = jnp.asarray(rng.normal(size=(9, 4)), jnp.float32)
+  user, neg = jnp.array([0, 3, 3]), jnp.asarray(rng.integers(0, 9, (3, 5)))
+  np.testing.assert_allclose(
+      losses.row_squared_norms(table, user, neg),
+      losses.squared_norm(table[user], table[neg]), rtol=1e-5)
 
 
 def test_info_nce_is_equation_18_over_the_distinct_ids():
@@ -220,9 +247,9 @@ def test_signed_batches_visit_every_rating_with_unrated_negatives():
   tr = ds.train
   rows = Interactions(tr.user, tr.item, tr.rating, None, tr.rating > 3.5)
   known = sampling.Known(rows.user, rows.item, 50)
-  cdf = sampling.popularity_cdf(rows.item, 50, 0.75)
+  probs = sampling.popularity(rows.item, 50, 0.75)
   batches = sampling.BPRBatches(rows, 60, 50, 128, seed=0, known=known,
-                                num_negatives=6, item_cdf=cdf)
+                                num_negatives=6, item_probs=probs)
   got = [batches.batch(2, s) for s in range(batches.steps_per_epoch)]
   mask = np.concatenate([b['mask'] for b in got]).astype(bool)
   users = np.concatenate([b['user'] for b in got])[mask]
@@ -237,7 +264,8 @@ def test_signed_batches_visit_every_rating_with_unrated_negatives():
   assert not any((u, j) in rated for u, js in zip(users, neg) for j in js)
   # Popularity sampling: frequent items are drawn more, unseen ones never.
   many = sampling.negatives(np.zeros(200000, np.int64), known,
-                            np.random.default_rng(0), cdf)
+                            np.random.default_rng(0),
+                            sampling.AliasTable(probs))
   counts = np.bincount(rows.item, minlength=50) ** 0.75
   counts[[i for u, i in rated if u == 0]] = 0
   freq = np.bincount(many, minlength=50) / len(many)

@@ -45,3 +45,27 @@ def test_batches_cover_the_epoch_and_depend_only_on_seed_epoch_step():
   assert not np.array_equal(a.batch(1, 0)['user'], a.batch(0, 0)['user'])
   c = sampling.BPRBatches(train, nu, ni, batch_size=64, seed=8)
   assert not np.array_equal(c.batch(0, 0)['user'], a.batch(0, 0)['user'])
+
+
+def test_known_bit_matrix_and_binary_search_agree(monkeypatch):
+  train, nu, ni = _train()
+  rng = np.random.default_rng(1)
+  users = rng.integers(0, nu + 3, 5000)  # includes users with no train row
+  items = rng.integers(0, ni, 5000)
+  dense = sampling.Known(train.user, train.item, ni)
+  monkeypatch.setattr(sampling.Known, 'DENSE_BITS', 0)
+  search = sampling.Known(train.user, train.item, ni)
+  assert dense.bits is not None and search.bits is None
+  np.testing.assert_array_equal(dense.contains(users, items),
+                                search.contains(users, items))
+  pairs = set(zip(train.user.tolist(), train.item.tolist()))
+  want = [(u, i) in pairs for u, i in zip(users.tolist(), items.tolist())]
+  np.testing.assert_array_equal(dense.contains(users, items), want)
+
+
+def test_alias_table_draws_the_distribution():
+  probs = np.array([0.5, 0.0, 0.125, 0.25, 0.125])
+  draws = sampling.AliasTable(probs).draw(np.random.default_rng(0), 400000)
+  freq = np.bincount(draws, minlength=5) / len(draws)
+  np.testing.assert_allclose(freq, probs, atol=0.003)
+  assert freq[1] == 0

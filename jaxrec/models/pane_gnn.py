@@ -51,6 +51,8 @@ from jaxrec.models import layers
 
 TASK = 'user_item'
 FEEDBACK = 'signed'
+# Which ratings train each space (see dual_bpr): eq. 17's, or the authors'.
+BPR_RATINGS = ('own_graph', 'all')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,13 +116,16 @@ class PANEGNN(nn.Module):
   propagation: str = 'auto'
 
   @nn.compact
-  def __call__(self, graphs_in: SignedGraphs,
-               train: bool = False) -> dict[str, jax.Array]:
+  def __call__(self, graphs_in: SignedGraphs, train: bool = False,
+               users: jax.Array | None = None) -> dict[str, jax.Array]:
     """The embeddings.
 
     Args:
       graphs_in: G_p, G_n and G_d.
       train: apply dropout, and compute V~ for the contrastive loss.
+      users: int [B] a training batch's users, or None. With users, 'z'
+        holds the interest embeddings of those users then of all items,
+        [B + I, H] (see layers.training_rows), instead of all nodes.
 
     Returns:
       dict of float [U + I, H]: 'z' (interest Z) and 'z0' (Z^(0)) when the
@@ -134,9 +139,9 @@ class PANEGNN(nn.Module):
       z0 = layers.embedding_table(self, 'interest', u, i, h)
       z_graph = ops.lightgcn_on_graph(graphs_in.positive, z0, k,
                                       self.propagation)
-      z_mlp = layers.MLPBranch(h, dropout=self.dropout, name='mlp')(z0, train)
-      out['z'] = layers.AttentionFusion(h, self.dropout, name='attention')(
-          z_graph, z_mlp, train)
+      rows = None if users is None else layers.training_rows(users, u, i)
+      out['z'] = layers.GraphMLPFusion(h, self.dropout, name='fusion')(
+          z_graph, z0, train, rows)
       out['z0'] = z0
     if self.parts.disinterest:
       v0 = layers.embedding_table(self, 'disinterest', u, i, h)
@@ -164,6 +169,9 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   if not 0 <= m.edge_removal < 1:
     raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
                       f'in [0, 1).')
+  if m.bpr_ratings not in BPR_RATINGS:
+    raise ConfigError(f'config.model.bpr_ratings={m.bpr_ratings!r} is not '
+                      f'one of {BPR_RATINGS}.')
   if not m.temperature > 0:
     raise ConfigError(f'config.model.temperature={m.temperature} must be '
                       f'positive.')
@@ -197,46 +205,67 @@ def inputs(config: ml_collections.ConfigDict, data: Dataset,
   return signed_graphs(config, data, graph)
 
 
-def _row_scores(table: jax.Array, user: jax.Array, item: jax.Array,
-                neg: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Dot products <e_u, e_i> [B] and <e_u, e_j> [B, K] from one table."""
+# A table of embeddings and, per batch row, the rows of the user [B], the
+# rated item [B] and the negatives [B, K] in it.
+Rows = tuple[jax.Array, jax.Array, jax.Array, jax.Array]
+
+
+def _rows_bpr(rows: Rows, item_coef: jax.Array,
+              direction: jax.Array) -> jax.Array:
+  """losses.sign_aware_bpr on the scores of one table's rows, float [B]."""
+  table, user, item, neg = rows
   e_u = ops.take_rows(table, user)
   s_item = jnp.sum(e_u * ops.take_rows(table, item), axis=-1)
   s_neg = jnp.einsum('bh,bkh->bk', e_u, ops.take_rows(table, neg))
-  return s_item, s_neg
+  return losses.sign_aware_bpr(s_item, s_neg, item_coef, direction)
 
 
-def dual_bpr(out: dict[str, jax.Array], user: jax.Array, item: jax.Array,
-             neg: jax.Array, liked: jax.Array, coef: float) -> jax.Array:
-  """Eq. 17 per training rating: likes on Z, dislikes on V (with b).
+def dual_bpr(interest: Rows | None, disinterest: Rows | None,
+             liked: jax.Array, coef: float,
+             ratings: str = 'own_graph') -> jax.Array:
+  """Dual feedback-aware BPR per training rating, float [B].
 
-  A variant without one of the branches leaves its rows at 0.
+  ratings='own_graph' is eq. 17 as printed: a like trains the interest
+  space, -ln sigmoid(z_u.z_i - z_u.z_j); a dislike the disinterest space,
+  -ln sigmoid(v_u.v_j - b v_u.v_i). ratings='all' is what the authors'
+  code computes: every rating trains both spaces, the interest one with
+  coefficient 1 (like) or 1 + b (dislike) on z_u.z_i, the disinterest one
+  with 1 + b (like) or 1 (dislike) on v_u.v_i (their 2 -/+ sign(w) for
+  b = 2). A variant without one of the branches (None) contributes 0.
 
   Args:
-    out: the model's embeddings ('z' and / or 'v', [N, H]).
-    user: int [B] user node ids.
-    item: int [B] rated item node ids.
-    neg: int [B, K] sampled item node ids.
+    interest: (Z table, user rows, item rows, negative rows), or None.
+    disinterest: the same for V, or None.
     liked: bool [B] like (True) or dislike.
     coef: b.
+    ratings: 'own_graph' or 'all' (see above).
 
   Returns:
     float [B].
   """
-  if 'z' in out and 'v' in out:
-    # One gather from the stacked tables instead of two (each row reads the
-    # table of its own sign).
-    table = jnp.concatenate([out['z'], out['v']])
-    shift = jnp.where(liked, 0, out['z'].shape[0])
-    user, item, neg = user + shift, item + shift, neg + shift[:, None]
+  sign = jnp.where(liked, 1.0, -1.0)
+  if ratings == 'all':
+    loss = 0.0
+    if interest is not None:
+      loss += _rows_bpr(interest, jnp.where(liked, 1.0, 1.0 + coef),
+                        jnp.ones_like(sign))
+    if disinterest is not None:
+      loss += _rows_bpr(disinterest, jnp.where(liked, 1.0 + coef, 1.0),
+                        -jnp.ones_like(sign))
+    return loss
+  if interest is not None and disinterest is not None:
+    # One gather from the stacked tables instead of one per table: each
+    # row reads the table of its own sign.
+    z, zu, zi, zj = interest
+    v, vu, vi, vj = disinterest
+    pick = lambda a, b: jnp.where(liked.reshape(liked.shape + (1,) * (
+        a.ndim - 1)), a, b + z.shape[0])
+    rows = (jnp.concatenate([z, v]), pick(zu, vu), pick(zi, vi), pick(zj, vj))
     weight = 1.0
   else:
-    table = out['z'] if 'z' in out else out['v']
-    weight = liked if 'z' in out else ~liked
-  s_item, s_neg = _row_scores(table, user, item, neg)
-  loss = losses.sign_aware_bpr(s_item, s_neg, jnp.where(liked, 1.0, coef),
-                               jnp.where(liked, 1.0, -1.0))
-  return loss * weight
+    rows = interest or disinterest
+    weight = liked if interest is not None else ~liked
+  return _rows_bpr(rows, jnp.where(liked, 1.0, coef), sign) * weight
 
 
 def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
@@ -254,28 +283,33 @@ def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
     batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 like, -1
       dislike), 'neg' [B, K], 'mask' [B].
     rng: dropout key.
-    config: reads model.feedback_coef (b), model.contrastive_weight
-      (lambda_1), model.temperature (tau), l2_weight (lambda_2).
+    config: reads model.feedback_coef (b), model.bpr_ratings,
+      model.contrastive_weight (lambda_1), model.temperature (tau),
+      l2_weight (lambda_2).
 
   Returns:
     float [B].
   """
   m = config.model
-  out = model.apply({'params': params}, graphs_in, train=True,
+  user, pos, neg = batch['user'], batch['pos'], batch['neg']
+  out = model.apply({'params': params}, graphs_in, train=True, users=user,
                     rngs={'dropout': rng})
-  user = batch['user']
-  item = batch['pos'] + model.num_users
-  neg = batch['neg'] + model.num_users
-  loss = dual_bpr(out, user, item, neg, batch['sign'] > 0, m.feedback_coef)
-  # L2 on the layer-0 rows of the batch, both tables in one gather.
-  ego = jnp.concatenate([out[k] for k in ('z0', 'v0') if k in out], axis=1)
-  loss += config.l2_weight * losses.squared_norm(
-      ops.take_rows(ego, user), ops.take_rows(ego, item),
-      ops.take_rows(ego, neg))
+  b, n_users = user.shape[0], model.num_users
+  # Node ids, and rows of 'z' (the batch's users, then all items).
+  node = (user, pos + n_users, neg + n_users)
+  z_rows = (jnp.arange(b), pos + b, neg + b)
+  interest = (out['z'], *z_rows) if 'z' in out else None
+  disinterest = (out['v'], *node) if 'v' in out else None
+  loss = dual_bpr(interest, disinterest, batch['sign'] > 0, m.feedback_coef,
+                  m.bpr_ratings)
+  # L2 on the batch's layer-0 rows (Theta_Emb), both tables.
+  for table in ('z0', 'v0'):
+    if table in out:
+      loss += config.l2_weight * losses.row_squared_norms(out[table], *node)
   if 'v_tilde' in out and m.contrastive_weight:
     valid = batch['mask'] > 0
     all_valid = losses.gather_batch(valid)
-    for ids in (user, item):
+    for ids in node[:2]:  # The batch's users, then its rated items.
       loss += m.contrastive_weight * losses.info_nce(
           ops.take_rows(out['v'], ids), out['v_tilde'], ids, valid,
           losses.gather_batch(ids), all_valid, m.temperature)

@@ -51,17 +51,27 @@ class SiReN(nn.Module):
   propagation: str = 'auto'
 
   @nn.compact
-  def __call__(self, graph: jraph.GraphsTuple, train: bool = False
-               ) -> jax.Array:
-    """graph: the positive graph G_p. Returns float [U + I, H]."""
+  def __call__(self, graph: jraph.GraphsTuple, train: bool = False,
+               users: jax.Array | None = None) -> jax.Array:
+    """The final embeddings.
+
+    Args:
+      graph: the positive graph G_p.
+      train: apply dropout.
+      users: int [B] a training batch's users, or None for all nodes.
+
+    Returns:
+      float [U + I, H], or with users [B + I, H]: those users' rows, then
+      every item's (layers.training_rows).
+    """
     u, i, h = self.num_users, self.num_items, self.embed_dim
     e1 = layers.embedding_table(self, 'graph', u, i, h)
     e2 = layers.embedding_table(self, 'mlp', u, i, h)
     z_graph = ops.lightgcn_on_graph(graph, e1, self.num_layers,
                                     self.propagation)
-    z_mlp = layers.MLPBranch(h, dropout=self.dropout, name='mlp')(e2, train)
-    return layers.AttentionFusion(h, self.dropout, name='attention')(
-        z_graph, z_mlp, train)
+    rows = None if users is None else layers.training_rows(users, u, i)
+    return layers.GraphMLPFusion(h, self.dropout, name='fusion')(
+        z_graph, e2, train, rows)
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
@@ -96,16 +106,20 @@ def loss_fn(model: SiReN, params, graph: jraph.GraphsTuple,
   Returns:
     float [B].
   """
-  z = model.apply({'params': params}, graph, train=True, rngs={'dropout': rng})
-  e_u = ops.take_rows(z, batch['user'])
-  e_i = ops.take_rows(z, batch['pos'] + model.num_users)
-  e_j = ops.take_rows(z, batch['neg'] + model.num_users)
+  user = batch['user']
+  z = model.apply({'params': params}, graph, train=True, users=user,
+                  rngs={'dropout': rng})
+  # Rows of z: the batch's users [0, B), then item i at B + i.
+  b = user.shape[0]
+  rows = (jnp.arange(b), batch['pos'] + b, batch['neg'] + b)
+  e_u = ops.take_rows(z, rows[0])
   liked = batch['sign'] > 0
   loss = losses.sign_aware_bpr(
-      jnp.sum(e_u * e_i, axis=-1), jnp.einsum('bh,bkh->bk', e_u, e_j),
+      jnp.sum(e_u * ops.take_rows(z, rows[1]), axis=-1),
+      jnp.einsum('bh,bkh->bk', e_u, ops.take_rows(z, rows[2])),
       jnp.where(liked, 1.0, config.model.feedback_coef),
       jnp.ones_like(batch['sign']))
-  return loss + config.l2_weight * losses.squared_norm(e_u, e_i, e_j)
+  return loss + config.l2_weight * losses.row_squared_norms(z, *rows)
 
 
 def eval_outputs(model: SiReN, params, graph: jraph.GraphsTuple):

@@ -72,15 +72,14 @@ def batches(task: base.Task, num_devices: int) -> sampling.BPRBatches:
   ds, c = task.data, task.config
   rows = ds.train if task.model_lib.FEEDBACK == 'signed' else ds.train.likes()
   size = base.effective_batch_size(c, len(rows), num_devices)
-  cdf = (sampling.popularity_cdf(ds.train.item, ds.num_items,
-                                 c.negative_power)
-         if c.negative_sampling == 'popularity' else None)
+  probs = (sampling.popularity(ds.train.item, ds.num_items, c.negative_power)
+           if c.negative_sampling == 'popularity' else None)
   # Implicit models with one negative get the classic 'neg' [B].
   classic = c.num_negatives == 1 and task.model_lib.FEEDBACK == 'implicit'
   return sampling.BPRBatches(
       rows, ds.num_users, ds.num_items, size, c.seed,
       known=sampling.Known(ds.train.user, ds.train.item, ds.num_items),
-      num_negatives=None if classic else c.num_negatives, item_cdf=cdf)
+      num_negatives=None if classic else c.num_negatives, item_probs=probs)
 
 
 def metric_names(config: ml_collections.ConfigDict) -> list[str]:
