@@ -38,7 +38,6 @@ import time
 from absl import app
 from absl import flags
 import jax
-import numpy as np
 
 from jaxrec import config as config_lib
 from jaxrec import tasks

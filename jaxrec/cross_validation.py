@@ -110,19 +110,31 @@ def run_configs(config: ml_collections.ConfigDict,
   return 'seed', configs
 
 
-def best_epoch(run_workdir: str) -> int | None:
-  """The best epoch of a finished run, from its metrics.jsonl.
+def final_record(run_workdir: str) -> dict[str, Any]:
+  """The final report of a finished run (its last metrics.jsonl record).
 
   Args:
     run_workdir: a training run's folder.
 
   Returns:
-    'best_epoch' of the last record that has it, or None before the run's
-    final report.
+    The last record that has 'best_epoch' ({} before the run's final
+    report): the best checkpoint's 'val/...' and 'test/...' metrics and the
+    baselines' 'baseline/<name>/...' test metrics.
   """
   finals = [r for r in train.MetricsLog(run_workdir).read()
             if 'best_epoch' in r]
-  return finals[-1]['best_epoch'] if finals else None
+  return finals[-1] if finals else {}
+
+
+def _baselines(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
+  """{'baseline/MostPop/recall@10': v} -> {'MostPop': {'recall@10': v}}."""
+  out = {}
+  for key, value in record.items():
+    kind, _, rest = key.partition('/')
+    if kind == 'baseline':
+      name, _, metric = rest.partition('/')
+      out.setdefault(name, {})[metric] = value
+  return out
 
 
 def summarize(results: Sequence[Mapping[str, float]]
@@ -185,8 +197,9 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   Returns:
     What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
     (per run: 'index', 'seed', 'workdir', 'best_epoch', 'seconds' spent in
-    this call, 'test' and 'val' metrics of the best checkpoint), and 'mean'
-    and 'std' of the test metrics over the runs.
+    this call, 'test' and 'val' metrics of the best checkpoint, and the
+    'baselines'' test metrics), 'mean' and 'std' of the test metrics over
+    the runs, and 'baselines': name -> {'mean', 'std'} (e.g. MostPop).
   """
   unit, configs = run_configs(config, num_folds, num_seeds)
   os.makedirs(workdir, exist_ok=True)
@@ -197,19 +210,26 @@ def run(config: ml_collections.ConfigDict, workdir: str,
                  index + 1, len(configs), run_dir)
     start = time.monotonic()
     result = train.train_and_evaluate(cfg, run_dir)
+    record = final_record(run_dir)
     runs.append({
         'index': index,
         'seed': cfg.seed,
         'workdir': run_dir,
-        'best_epoch': best_epoch(run_dir),
+        'best_epoch': record.get('best_epoch'),
         'seconds': round(time.monotonic() - start, 3),
         'test': _strip(result, 'test'),
         'val': _strip(result, 'val'),
+        'baselines': _baselines(record),
     })
     logging.info('Test metrics of the best checkpoints so far:\n%s',
                  evaluate.format_table(
                      {f'{unit} {r["index"]}': r['test'] for r in runs}))
   mean, std = summarize([r['test'] for r in runs])
+  baselines = {}
+  for baseline in sorted(set.intersection(*(set(r['baselines'])
+                                            for r in runs))):
+    b_mean, b_std = summarize([r['baselines'][baseline] for r in runs])
+    baselines[baseline] = {'mean': b_mean, 'std': b_std}
   cv = {
       'name': name or default_name(config),
       'model': config.model.name,
@@ -217,6 +237,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       'runs': runs,
       'mean': mean,
       'std': std,
+      'baselines': baselines,
   }
   _write_json(os.path.join(workdir, CV_FILE), cv)
   return cv
@@ -270,6 +291,27 @@ def load_many(workdirs: Sequence[str]) -> dict[str, dict[str, Any]]:
   if collide(labels):
     raise ConfigError(f'A folder is named twice: {sorted(collide(labels))}.')
   return {l: r for l, (_, r) in zip(labels, results)}
+
+
+def baseline_rows(results: Mapping[str, Mapping[str, Any]]
+                  ) -> dict[str, dict[str, Any]]:
+  """Table rows of the baselines, from the first result that has each.
+
+  Runs on the same data and folds share their baselines, so one row per
+  baseline name is enough.
+
+  Args:
+    results: label -> results (load_many's).
+
+  Returns:
+    baseline name -> {'mean', 'std'}, for names that are not labels already.
+  """
+  rows = {}
+  for result in results.values():
+    for name, row in result.get('baselines', {}).items():
+      if name not in results:
+        rows.setdefault(name, row)
+  return rows
 
 
 def _ks(result: Mapping[str, Any], metrics: Sequence[str]) -> set[int]:

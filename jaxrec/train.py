@@ -29,6 +29,7 @@ import numpy as np
 from absl import logging
 
 from jaxrec import checkpoint
+from jaxrec import config as config_lib
 from jaxrec import evaluate
 from jaxrec import losses
 from jaxrec import tasks
@@ -129,12 +130,16 @@ class MetricsLog:
 
 def check_config_matches(config: ml_collections.ConfigDict,
                          workdir: str) -> None:
-  """Refuses to resume a workdir whose saved config differs (but for RESUMABLE_KEYS)."""
+  """Refuses to resume a workdir whose saved config differs (but for RESUMABLE_KEYS).
+
+  Fields added to jaxrec since the run was saved count as their defaults
+  (config_lib.from_saved), which is what the saved run did.
+  """
   path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
     return
   with open(path) as f:
-    old = json.load(f)
+    old = json.loads(config_lib.from_saved(json.load(f)).to_json())
   changed = [k for k in _diff(old, json.loads(config.to_json()))
              if k not in RESUMABLE_KEYS]
   if changed:

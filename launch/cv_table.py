@@ -29,6 +29,9 @@ _METRICS = flags.DEFINE_list(
     'metrics', ['precision', 'recall', 'ndcg'], 'Metrics, in column order '
     'within each K.')
 _OUT = flags.DEFINE_string('out', None, 'Also write the table to this file.')
+_BASELINES = flags.DEFINE_bool(
+    'baselines', True, 'Add rows for the baselines the runs were compared '
+    'with (e.g. MostPop), from the first folder that has them.')
 
 
 def main(argv):
@@ -43,12 +46,14 @@ def main(argv):
                          f'{",".join(_KS.value)}.') from None
   try:
     results = cross_validation.load_many(workdirs)
+    if _BASELINES.value:
+      results.update(cross_validation.baseline_rows(results))
     table = cross_validation.format_table(results, metrics=_METRICS.value,
                                           ks=ks)
   except UserError as e:
     sys.exit(f'error: {e}')
   runs = ', '.join(f'{label}: {len(r["runs"])} {r["unit"]}s'
-                   for label, r in results.items())
+                   for label, r in results.items() if 'runs' in r)
   text = (f'{table}\n\nTest mean±std over runs (population std), in percent; '
           f'{runs}.\n')
   print(text, end='')

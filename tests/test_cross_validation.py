@@ -89,6 +89,10 @@ def test_run_mean_std_and_resume(kfold_config, tmp_path):
                                               abs=1e-12)
   for run, final in zip(cv['runs'], finals):
     assert run['val']['recall@20'] == final['val/recall@20']
+  # The baseline (MostPop) goes through the same summary.
+  pop = [f['baseline/MostPop/recall@20'] for f in finals]
+  assert cv['baselines']['MostPop']['mean']['recall@20'] == pytest.approx(
+      np.mean(pop), abs=1e-12)
   with open(os.path.join(workdir, 'fold_1', 'config.json')) as f:
     saved = json.load(f)
   assert saved['data']['fold'] == 1 and saved['data']['num_folds'] == 2
@@ -233,3 +237,4 @@ def test_launch_tools_end_to_end(tmp_path):
   assert lines[0] == '| method | P@10 | R@10 | nDCG@10 |'
   assert lines[2].startswith('| other | ') and '±' not in lines[2]
   assert lines[3].startswith('| folds | ') and '±' in lines[3]
+  assert lines[4].startswith('| MostPop | ') and '±' in lines[4]

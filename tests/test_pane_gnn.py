@@ -10,11 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxrec import checkpoint
 from jaxrec import config as config_lib
 from jaxrec import graphs
 from jaxrec import losses
 from jaxrec import metrics
-from jaxrec import models
 from jaxrec import ops
 from jaxrec import sampling
 from jaxrec import tasks
@@ -24,7 +24,6 @@ from jaxrec.data import synthetic
 from jaxrec.data.dataset import Dataset, Interactions
 from jaxrec.errors import ConfigError
 from jaxrec.models import pane_gnn
-from jaxrec.models import siren
 from jaxrec.tasks import base
 from jaxrec.tasks import user_item
 
@@ -81,7 +80,7 @@ def test_each_graph_propagates_like_a_dense_reference():
   config = _signed_config(**{'model.edge_removal': 0.5})
   likes = ds.train.likes()
   positive = graphs.bipartite(likes.user, likes.item, 4, 6)
-  g = pane_gnn.signed_graphs(config, ds, positive)
+  g = pane_gnn.inputs(config, ds, positive)
   x = np.random.default_rng(0).normal(size=(10, 3)).astype(np.float32)
   dislikes = ds.train.select(~ds.train.liked)
   kept = graphs.remove_edges(dislikes.user, dislikes.item, 0.5, config.seed)
@@ -329,6 +328,24 @@ def test_pane_gnn_beats_popularity_on_planted_data(tmp_path):
   final = train.MetricsLog(str(tmp_path)).read()[-1]
   assert result['test/recall@10'] > final[
       'baseline/MostPop/recall@10'] + 0.15
+
+
+def test_a_resumed_run_continues_exactly(tmp_path):
+  """Dropout keys, negatives and G_d depend only on seed, epoch and step."""
+  config = _signed_config(**{'num_epochs': 2, 'eval_every_epochs': 1,
+                             'patience': 0})
+  train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  config.num_epochs = 1
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  config.num_epochs = 2
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  leaves = []
+  for name in ('straight', 'resumed'):
+    ckpts = checkpoint.Checkpoints(str(tmp_path / name), read_only=True)
+    state, _ = ckpts.restore(2, train_state.abstract(tasks.build(config)))
+    leaves.append(jax.tree.leaves(state.params))
+  for a, b in zip(*leaves):
+    np.testing.assert_array_equal(a, b)
 
 
 _TWO_DEVICES = textwrap.dedent('''

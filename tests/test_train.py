@@ -88,6 +88,19 @@ def test_resume_continues_exactly(smoke_config, tmp_path):
   assert strip(_read_metrics(straight)) == strip(_read_metrics(resumed))
 
 
+def test_resume_accepts_a_run_saved_before_a_field_existed(smoke_config,
+                                                           tmp_path):
+  smoke_config.num_epochs = 1
+  train.train_and_evaluate(smoke_config, str(tmp_path))
+  path = tmp_path / 'config.json'
+  saved = json.loads(path.read_text())
+  del saved['num_negatives']  # As if saved by an older jaxrec.
+  path.write_text(json.dumps(saved))
+  smoke_config.num_epochs = 2
+  train.train_and_evaluate(smoke_config, str(tmp_path))
+  assert _read_metrics(str(tmp_path))[-1]['best_epoch'] in (1, 2)
+
+
 def test_resume_refuses_a_different_config(smoke_config, tmp_path):
   train.train_and_evaluate(smoke_config, str(tmp_path))
   smoke_config.learning_rate = 0.5

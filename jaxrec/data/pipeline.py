@@ -168,7 +168,7 @@ def split(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
 def keep_positive(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
   """Keeps the interactions that count as positive (cfg.positive) everywhere."""
   keep = lambda x: splits.filter_positive(x, cfg.positive, cfg.min_rating,
-                                          cfg.get('threshold', 3.5))
+                                          cfg.threshold)
   return ds.replace(train=keep(ds.train), val=keep(ds.val),
                     test=keep(ds.test))
 
@@ -191,7 +191,7 @@ def mark_likes(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
         f"set config.data.feedback='implicit', or read a file with ratings "
         f"(for CSVs, config.data.csv.rating_column).")
   mark = lambda x: dataclasses.replace(x, liked=splits.positive_mask(
-      x, cfg.positive, cfg.min_rating, cfg.get('threshold', 3.5)))
+      x, cfg.positive, cfg.min_rating, cfg.threshold))
   return ds.replace(train=mark(ds.train), val=mark(ds.val),
                     test=mark(ds.test))
 
@@ -200,7 +200,7 @@ def _like_rule(cfg: ml_collections.ConfigDict) -> str:
   """How cfg.positive picks likes, for messages."""
   return {'rating': f'rating >= config.data.min_rating={cfg.min_rating}',
           'threshold': f'rating > config.data.threshold='
-                       f'{cfg.get("threshold", 3.5)}',
+                       f'{cfg.threshold}',
           'label': 'label == 1'}.get(cfg.positive, cfg.positive)
 
 
@@ -210,7 +210,7 @@ def check_config(cfg: ml_collections.ConfigDict) -> None:
   Args:
     cfg: `config.data`.
   """
-  feedback = cfg.get('feedback', 'implicit')
+  feedback = cfg.feedback
   if feedback not in FEEDBACKS:
     raise ConfigError(
         f'config.data.feedback={feedback!r} is not one of {list(FEEDBACKS)}: '
@@ -296,7 +296,7 @@ def load(cfg: ml_collections.ConfigDict) -> Dataset:
   """
   check_config(cfg)
   ds = read(cfg)
-  if cfg.get('feedback', 'implicit') == 'signed':
+  if cfg.feedback == 'signed':
     ds = mark_likes(ds, cfg)
   else:
     ds = keep_positive(ds, cfg)

@@ -19,6 +19,12 @@ Loss [16] = dual feedback-aware BPR [17] + lambda_1 InfoNCE(V, V~) [18]
 Ranking [13]: by z_u.z_i, with the items whose disinterest score v_u.v_i
 exceeds delta removed (ranked last).
 
+Two options follow the authors' code where it departs from the paper:
+config.model.bpr_ratings='all' replaces [17] by their loss, in which every
+rating, liked or not, trains both spaces (see dual_bpr); and
+config.model.mlp_input='table' feeds the MLP branch a second embedding
+table, as SiReN does, instead of Z^(0).
+
 G_d is drawn once per run (Algorithm 1, line 3, and the authors' code) from
 config.seed; edges are removed per undirected edge so G_d stays symmetric.
 
@@ -53,6 +59,8 @@ TASK = 'user_item'
 FEEDBACK = 'signed'
 # Which ratings train each space (see dual_bpr): eq. 17's, or the authors'.
 BPR_RATINGS = ('own_graph', 'all')
+# The MLP branch's input: Z^(0) (eq. 7), or a table of its own (their code).
+MLP_INPUTS = ('z0', 'table')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,6 +110,7 @@ class PANEGNN(nn.Module):
     embed_dim: H.
     num_layers: K.
     dropout: MLP and attention dropout.
+    mlp_input: 'z0' or 'table' (see MLP_INPUTS).
     filter_threshold: delta of the ranking filter (eq. 13).
     propagation: kernel, see ops.propagate.
   """
@@ -112,6 +121,7 @@ class PANEGNN(nn.Module):
   embed_dim: int = 64
   num_layers: int = 4
   dropout: float = 0.5
+  mlp_input: str = 'z0'
   filter_threshold: float = 0.5
   propagation: str = 'auto'
 
@@ -139,9 +149,11 @@ class PANEGNN(nn.Module):
       z0 = layers.embedding_table(self, 'interest', u, i, h)
       z_graph = ops.lightgcn_on_graph(graphs_in.positive, z0, k,
                                       self.propagation)
+      mlp_in = (z0 if self.mlp_input == 'z0' else
+                layers.embedding_table(self, 'mlp', u, i, h))
       rows = None if users is None else layers.training_rows(users, u, i)
       out['z'] = layers.GraphMLPFusion(h, self.dropout, name='fusion')(
-          z_graph, z0, train, rows)
+          z_graph, mlp_in, train, rows)
       out['z0'] = z0
     if self.parts.disinterest:
       v0 = layers.embedding_table(self, 'disinterest', u, i, h)
@@ -169,40 +181,35 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   if not 0 <= m.edge_removal < 1:
     raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
                       f'in [0, 1).')
-  if m.bpr_ratings not in BPR_RATINGS:
-    raise ConfigError(f'config.model.bpr_ratings={m.bpr_ratings!r} is not '
-                      f'one of {BPR_RATINGS}.')
+  for key, value, choices in (('bpr_ratings', m.bpr_ratings, BPR_RATINGS),
+                              ('mlp_input', m.mlp_input, MLP_INPUTS)):
+    if value not in choices:
+      raise ConfigError(f'config.model.{key}={value!r} is not one of '
+                        f'{choices}.')
   if not m.temperature > 0:
     raise ConfigError(f'config.model.temperature={m.temperature} must be '
                       f'positive.')
   return PANEGNN(num_users=data.num_users, num_items=data.num_items,
                  parts=parts(config), embed_dim=m.embed_dim,
                  num_layers=m.num_layers, dropout=m.dropout,
-                 filter_threshold=m.filter_threshold,
+                 mlp_input=m.mlp_input, filter_threshold=m.filter_threshold,
                  propagation=m.propagation)
 
 
-def signed_graphs(config: ml_collections.ConfigDict, data: Dataset,
-                  positive: jraph.GraphsTuple) -> SignedGraphs:
-  """G_p (given), G_n from the train dislikes and G_d drawn from G_n.
+def inputs(config: ml_collections.ConfigDict, data: Dataset,
+           graph: jraph.GraphsTuple) -> SignedGraphs:
+  """G_p (the task's training graph), G_n from the train dislikes, and G_d.
 
   All three are padded to the same node count, so node ids agree.
   """
   train = data.train
   dislikes = train.select(~train.liked)
-  pad = positive.nodes['in_edges'].shape[0]
+  pad = graph.nodes['in_edges'].shape[0]
   make = lambda users, items: graphs.bipartite(
       users, items, data.num_users, data.num_items, pad_nodes_to=pad)
   kept = graphs.remove_edges(dislikes.user, dislikes.item,
                              config.model.edge_removal, config.seed)
-  return SignedGraphs(positive, make(dislikes.user, dislikes.item),
-                      make(*kept))
-
-
-def inputs(config: ml_collections.ConfigDict, data: Dataset,
-           graph: jraph.GraphsTuple) -> SignedGraphs:
-  """The positive graph (the task's training graph) plus G_n and G_d."""
-  return signed_graphs(config, data, graph)
+  return SignedGraphs(graph, make(dislikes.user, dislikes.item), make(*kept))
 
 
 # A table of embeddings and, per batch row, the rows of the user [B], the

@@ -30,20 +30,19 @@ NEGATIVE_SAMPLING = ('uniform', 'popularity')
 
 def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task:
   """Loads the data (config.data), builds the training graph and the model."""
-  _check_sampling(config, model_lib)
   return from_dataset(config, model_lib, pipeline.load(config.data))
 
 
-def _check_sampling(config: ml_collections.ConfigDict,
-                    model_lib: ModuleType) -> None:
-  """Refuses negative-sampling settings the model cannot use."""
+def _check_sampling(config: ml_collections.ConfigDict, model_lib: ModuleType,
+                    ds: Dataset) -> None:
+  """Refuses negative-sampling settings, or data, the model cannot use."""
   if config.negative_sampling not in NEGATIVE_SAMPLING:
     raise ConfigError(f'config.negative_sampling={config.negative_sampling!r}'
                       f' is not one of {NEGATIVE_SAMPLING}.')
   if config.num_negatives < 1:
     raise ConfigError(f'config.num_negatives={config.num_negatives} must be '
                       f'at least 1.')
-  if model_lib.FEEDBACK == 'signed' and config.data.feedback != 'signed':
+  if model_lib.FEEDBACK == 'signed' and not ds.signed:
     raise ConfigError(
         f"{config.model.name} trains on likes and dislikes: set "
         f"config.data.feedback='signed' (and config.data.positive to the rule "
@@ -54,6 +53,7 @@ def from_dataset(config: ml_collections.ConfigDict, model_lib: ModuleType,
                  ds: Dataset) -> base.Task:
   """The Task for an already split Dataset (e.g. one made in memory)."""
   base.check_config(config, ds.num_items, metric_names(config))
+  _check_sampling(config, model_lib, ds)
   base.log_data(ds.summary(), ds.is_synthetic)
   likes = ds.train.likes()
   graph = graphs.bipartite(likes.user, likes.item, ds.num_users, ds.num_items)
