@@ -1,4 +1,4 @@
-"""Process settings for the command-line tools: glibc malloc on huge pages.
+"""Process settings for the command-line tools: huge pages, run folders.
 
 XLA:CPU allocates its temporary buffers afresh for every call, and glibc
 hands large blocks back to the kernel when they are freed, so every training
@@ -15,6 +15,7 @@ out; nothing happens off Linux/glibc or where the option is already set.
 import os
 import platform
 import sys
+import time
 
 HUGE_PAGES = 'glibc.malloc.hugetlb=1'
 
@@ -39,3 +40,17 @@ def use_huge_pages() -> None:
              GLIBC_TUNABLES=':'.join(t for t in (tunables, HUGE_PAGES) if t))
   # orig_argv keeps -c CODE and -m MODULE forms, which sys.argv loses.
   os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+
+
+def default_workdir(config_path: str, prefix: str = '') -> str:
+  """runs/[<prefix>-]<config name>[-<variant>]-<date>-<time>.
+
+  Args:
+    config_path: the --config value, e.g. configs/pane_gnn_ml100k.py:smoke.
+    prefix: e.g. 'cv' for cross-validation folders.
+  """
+  path, _, variant = config_path.partition(':')
+  name = os.path.splitext(os.path.basename(path))[0]
+  stamp = time.strftime('%Y%m%d-%H%M%S')
+  return os.path.join('runs', '-'.join(
+      p for p in (prefix, name, variant, stamp) if p))

@@ -13,7 +13,6 @@ runtime.use_huge_pages()  # First: re-executes before anything is allocated.
 
 import os
 import sys
-import time
 
 from absl import app
 from absl import flags
@@ -31,18 +30,11 @@ _CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 
 
-def default_workdir(config_path: str) -> str:
-  """runs/<config name>[-<variant>]-<date>-<time>, never an existing folder."""
-  path, _, variant = config_path.partition(':')
-  name = os.path.splitext(os.path.basename(path))[0]
-  stamp = time.strftime('%Y%m%d-%H%M%S')
-  return os.path.join('runs', '-'.join(p for p in (name, variant, stamp) if p))
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  workdir = _WORKDIR.value or default_workdir(flags.FLAGS['config'].config_filename)
+  workdir = _WORKDIR.value or runtime.default_workdir(
+      flags.FLAGS['config'].config_filename)
   os.makedirs(workdir, exist_ok=True)
   print(f'Workdir: {workdir}', flush=True)
   logs.setup(workdir)
