@@ -13,6 +13,7 @@ from jaxrec import config as config_lib
 from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError
+from jaxrec.models import pane_gnn
 
 # Per-user / per-item counts, not metrics: left out of tables.
 NOT_METRICS = ('num_evaluated', 'epoch')
@@ -59,20 +60,26 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     return config_lib.from_saved(json.load(f))
 
 
-def restore_run(workdir: str, which: str = 'best'
+def restore_run(workdir: str, which: str = 'best',
+                filter_threshold: float | None = None
                 ) -> tuple[tasks.Task, Any, int]:
   """Rebuilds a run's task from its config.json and restores parameters.
 
   Args:
     workdir: folder of a run of launch/train.py.
     which: 'best' (on validation) or 'latest'.
+    filter_threshold: PANE-GNN only: rank with this delta instead of the
+      run's config.model.filter_threshold.
 
   Returns:
     (task, params, epoch of the checkpoint).
   """
   if which not in ('best', 'latest'):
     raise ConfigError(f"checkpoint must be 'best' or 'latest', got {which!r}.")
-  task = tasks.build(load_config(workdir))
+  config = load_config(workdir)
+  if filter_threshold is not None:
+    config = pane_gnn.with_filter_threshold(config, filter_threshold)
+  task = tasks.build(config)
   ckpts = checkpoint.Checkpoints(workdir, read_only=True)
   epoch = ckpts.best_epoch() if which == 'best' else ckpts.latest_epoch()
   if epoch is None:
@@ -83,24 +90,37 @@ def restore_run(workdir: str, which: str = 'best'
   return task, state.params, epoch
 
 
-def evaluate_workdir(workdir: str, split: str = 'test',
-                     which: str = 'best') -> dict[str, float]:
+def evaluate_workdir(workdir: str, split: str = 'test', which: str = 'best',
+                     filter_threshold: float | None = None
+                     ) -> dict[str, float]:
   """Restores a run's checkpoint and evaluates it; writes eval_<split>.json.
 
   Args:
     workdir: folder of a run of launch/train.py.
     split: 'val' or 'test'.
     which: 'best' (on validation) or 'latest'.
+    filter_threshold: PANE-GNN only: rank with this delta (see restore_run),
+      and write eval_<split>_delta<value>.json.
 
   Returns:
     The metrics, plus 'epoch' (of the checkpoint).
   """
-  task, params, epoch = restore_run(workdir, which)
+  task, params, epoch = restore_run(workdir, which, filter_threshold)
   if not task.kind.has_split(task, split):
     raise ConfigError(f'The run has no {split} split to evaluate.')
   result = task.kind.evaluate(task, params, split)
   result['epoch'] = epoch
-  with open(os.path.join(workdir, f'eval_{split}.json'), 'w') as f:
-    json.dump({'split': split, 'checkpoint': which, **result}, f, indent=2)
+  record = {'split': split, 'checkpoint': which, **result}
+  if filter_threshold is not None:
+    record['filter_threshold'] = filter_threshold
+  with open(eval_file(workdir, split, filter_threshold), 'w') as f:
+    json.dump(record, f, indent=2)
   return result
+
+
+def eval_file(workdir: str, split: str,
+              filter_threshold: float | None = None) -> str:
+  """WORKDIR/eval_<split>.json, or eval_<split>_delta<value>.json."""
+  delta = '' if filter_threshold is None else f'_delta{filter_threshold:g}'
+  return os.path.join(workdir, f'eval_{split}{delta}.json')
 

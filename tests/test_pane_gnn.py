@@ -12,6 +12,7 @@ import pytest
 
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
+from jaxrec import evaluate
 from jaxrec import graphs
 from jaxrec import losses
 from jaxrec import metrics
@@ -346,6 +347,28 @@ def test_a_resumed_run_continues_exactly(tmp_path):
     leaves.append(jax.tree.leaves(state.params))
   for a, b in zip(*leaves):
     np.testing.assert_array_equal(a, b)
+
+
+def test_filter_threshold_is_chosen_at_evaluation_without_retraining(
+    tmp_path):
+  config = _signed_config(num_epochs=1, eval_every_epochs=1)
+  workdir = str(tmp_path)
+  train.train_and_evaluate(config, workdir)
+  task, params, _ = evaluate.restore_run(workdir, filter_threshold=0.25)
+  outputs = pane_gnn.eval_outputs(task.model, params, task.inputs)
+  assert float(outputs['threshold']) == 0.25
+  # delta = +inf removes nothing: the ranking of variant D (no filter).
+  got = evaluate.evaluate_workdir(workdir, 'test',
+                                  filter_threshold=float('inf'))
+  config.model.variant = 'D'
+  unfiltered = tasks.build(config)
+  want = unfiltered.kind.evaluate(unfiltered, params, 'test')
+  assert {k: got[k] for k in want} == want
+  assert os.path.exists(os.path.join(workdir, 'eval_test_deltainf.json'))
+  with pytest.raises(ConfigError, match="variant D"):
+    pane_gnn.with_filter_threshold(config, 0.1)
+  with pytest.raises(ConfigError, match='siren'):
+    pane_gnn.with_filter_threshold(_signed_config('siren'), 0.1)
 
 
 _TWO_DEVICES = textwrap.dedent('''

@@ -175,6 +175,24 @@ def parts(config: ml_collections.ConfigDict) -> Parts:
   return VARIANTS[variant]
 
 
+def with_filter_threshold(config: ml_collections.ConfigDict,
+                          delta: float) -> ml_collections.ConfigDict:
+  """A copy of a saved run's config that ranks with threshold delta.
+
+  delta acts only when ranking (eq. 13), so a trained model can be scored
+  at any delta without retraining.
+  """
+  if config.model.name != 'pane_gnn' or not parts(config).filter:
+    raise ConfigError(
+        f'A filter threshold applies to PANE-GNN with the filter '
+        f"(config.model.variant='full'); this run is {config.model.name}"
+        + (f' variant {config.model.variant}'
+           if config.model.name == 'pane_gnn' else '') + '.')
+  config = config.copy_and_resolve_references()
+  config.model.filter_threshold = float(delta)
+  return config
+
+
 def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   """The model for a config and dataset."""
   m = config.model
