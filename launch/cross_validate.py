@@ -5,7 +5,7 @@
   python launch/cross_validate.py --config=configs/lightgcn_synthetic.py:smoke \
       --config.data.split=kfold --folds=2
   python launch/cross_validate.py --config=configs/lightgcn_synthetic.py \
-      --seeds=5 [--workdir=DIR] [--config.KEY=VALUE ...]
+      --seeds=5 [--workdir=DIR] [--name=LABEL] [--config.KEY=VALUE ...]
 
 K-fold data (--config.data.split=kfold, or data.format=fold_files) trains
 one run per fold (--folds, default config.data.num_folds), each choosing its
@@ -41,6 +41,9 @@ _FOLDS = flags.DEFINE_integer(
 _SEEDS = flags.DEFINE_integer(
     'seeds', None, 'Fixed-split data: number of runs with seeds config.seed, '
     f'config.seed + 1, ... (default: {cross_validation.DEFAULT_SEEDS}).')
+_NAME = flags.DEFINE_string(
+    'name', None, "The results' label in tables (default: the model's name, "
+    "plus PANE-GNN's variant), e.g. 'pane_gnn mlp_input=table'.")
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file, e.g. configs/lightgcn_synthetic.py[:smoke].',
     lock_config=True)
@@ -56,7 +59,7 @@ def main(argv):
   logs.setup(workdir)
   try:
     cv = cross_validation.run(_CONFIG.value, workdir, num_folds=_FOLDS.value,
-                              num_seeds=_SEEDS.value)
+                              num_seeds=_SEEDS.value, name=_NAME.value)
     table = cross_validation.format_table({cv['name']: cv})
   except UserError as e:
     sys.exit(f'error: {e}')

@@ -204,11 +204,11 @@ def test_launch_tools_end_to_end(tmp_path):
   proc = _run_tool('launch/cross_validate.py',
                    '--config=configs/lightgcn_synthetic.py:smoke', '--folds=2',
                    '--config.data.split=kfold', '--config.num_epochs=2',
-                   f'--workdir={folds}')
+                   f'--workdir={folds}', '--name=lightgcn smoke')
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert '| method | P@10 | R@10 | nDCG@10 | P@20 | R@20 | nDCG@20 |' in (
       proc.stdout)
-  assert '| lightgcn | ' in proc.stdout and '±' in proc.stdout
+  assert '| lightgcn smoke | ' in proc.stdout and '±' in proc.stdout
   assert os.path.join(folds, 'cv.json') in proc.stdout
   assert 'fold 1' in proc.stderr  # The per-fold table, logged as it goes.
   cv = cross_validation.load(folds)
