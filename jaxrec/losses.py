@@ -10,8 +10,29 @@ still returns one value per local example.
 import jax
 import jax.numpy as jnp
 
+from jaxrec import ops
+
 # The device axis of the train step (train.py maps the batch over it).
 BATCH_AXIS = 'batch'
+
+
+def pair_scores(table: jax.Array, users: jax.Array, items: jax.Array,
+                negatives: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Dot-product scores of each example's rated item and its negatives.
+
+  Args:
+    table: float [N, d] embeddings.
+    users: int [B] rows of the examples' users.
+    items: int [B] rows of the rated items.
+    negatives: int [B, K] rows of the sampled negatives.
+
+  Returns:
+    (float [B] s_ui, float [B, K] s_uj).
+  """
+  e_u = ops.take_rows(table, users)
+  item_scores = jnp.sum(e_u * ops.take_rows(table, items), axis=-1)
+  neg_scores = jnp.einsum('bd,bkd->bk', e_u, ops.take_rows(table, negatives))
+  return item_scores, neg_scores
 
 
 def bpr(pos_scores: jax.Array, neg_scores: jax.Array) -> jax.Array:

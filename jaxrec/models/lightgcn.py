@@ -87,9 +87,7 @@ def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
   u = batch['user']
   p = batch['pos'] + model.num_users
   n = batch['neg'].reshape(u.shape[0], -1) + model.num_users  # [B, K]
-  e_u = ops.take_rows(final, u)
-  pos = jnp.sum(e_u * ops.take_rows(final, p), axis=-1)
-  neg = jnp.einsum('bd,bkd->bk', e_u, ops.take_rows(final, n))
+  pos, neg = losses.pair_scores(final, u, p, n)
   return (jnp.sum(losses.bpr(pos[:, None], neg), axis=-1) +
           config.l2_weight * losses.l2(ego[u], ego[p], ego[n]))
 

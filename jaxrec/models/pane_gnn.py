@@ -238,11 +238,8 @@ Rows = tuple[jax.Array, jax.Array, jax.Array, jax.Array]
 def _rows_bpr(rows: Rows, item_coef: jax.Array,
               direction: jax.Array) -> jax.Array:
   """losses.sign_aware_bpr on the scores of one table's rows, float [B]."""
-  table, user, item, neg = rows
-  e_u = ops.take_rows(table, user)
-  s_item = jnp.sum(e_u * ops.take_rows(table, item), axis=-1)
-  s_neg = jnp.einsum('bh,bkh->bk', e_u, ops.take_rows(table, neg))
-  return losses.sign_aware_bpr(s_item, s_neg, item_coef, direction)
+  return losses.sign_aware_bpr(*losses.pair_scores(*rows), item_coef,
+                               direction)
 
 
 def dual_bpr(interest: Rows | None, disinterest: Rows | None,

@@ -112,12 +112,9 @@ def loss_fn(model: SiReN, params, graph: jraph.GraphsTuple,
   # Rows of z: the batch's users [0, B), then item i at B + i.
   b = user.shape[0]
   rows = (jnp.arange(b), batch['pos'] + b, batch['neg'] + b)
-  e_u = ops.take_rows(z, rows[0])
-  liked = batch['sign'] > 0
   loss = losses.sign_aware_bpr(
-      jnp.sum(e_u * ops.take_rows(z, rows[1]), axis=-1),
-      jnp.einsum('bh,bkh->bk', e_u, ops.take_rows(z, rows[2])),
-      jnp.where(liked, 1.0, config.model.feedback_coef),
+      *losses.pair_scores(z, *rows),
+      jnp.where(batch['sign'] > 0, 1.0, config.model.feedback_coef),
       jnp.ones_like(batch['sign']))
   return loss + config.l2_weight * losses.row_squared_norms(z, *rows)
 
