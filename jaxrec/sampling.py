@@ -18,6 +18,14 @@ def pair_keys(users: np.ndarray, items: np.ndarray, num_items: int) -> np.ndarra
   return users.astype(np.int64) * num_items + items.astype(np.int64)
 
 
+def in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+  """bool [n]: whether each key is in the sorted int64 array sorted_keys."""
+  if not len(sorted_keys):
+    return np.zeros(np.shape(keys), bool)
+  pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+  return sorted_keys[pos] == keys
+
+
 class Known:
   """The set of (user, item) pairs seen in train, for rejecting negatives.
 
@@ -45,9 +53,7 @@ class Known:
       rows = np.minimum(users, len(self.bits) - 1)
       hit = (self.bits[rows, items >> 3] >> (items & 7)) & 1
       return (hit > 0) & (users < len(self.bits))
-    keys = pair_keys(users, items, self.num_items)
-    pos = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
-    return self.keys[pos] == keys
+    return in_sorted(self.keys, pair_keys(users, items, self.num_items))
 
 
 class AliasTable:
@@ -238,12 +244,7 @@ def uniform_non_edges(n: int, edge_keys: np.ndarray, num_items: int,
     a[bad] = rng.integers(0, num_items, len(bad))
     b[bad] = rng.integers(0, num_items, len(bad))
     lo, hi = np.minimum(a[bad], b[bad]), np.maximum(a[bad], b[bad])
-    hit = lo == hi
-    if len(edge_keys):
-      keys = lo * num_items + hi
-      pos = np.minimum(np.searchsorted(edge_keys, keys), len(edge_keys) - 1)
-      hit |= edge_keys[pos] == keys
-    bad = bad[hit]
+    bad = bad[(lo == hi) | in_sorted(edge_keys, lo * num_items + hi)]
   return (np.minimum(a, b).astype(np.int32), np.maximum(a, b).astype(np.int32))
 
 
