@@ -17,7 +17,7 @@ import numpy as np
 
 from jaxrec.data import readers
 from jaxrec.data import splits
-from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
 # Bytes of whole lines read per chunk: bounds the Python strings alive at
@@ -173,13 +173,6 @@ def _chunk_slowly(text: str, first: int, path: str, sep: str,
   return out
 
 
-def _concat(chunks: list[np.ndarray]) -> np.ndarray:
-  """Joins chunks of a column; ids become text if any chunk is not numeric."""
-  if any(c.dtype.kind == 'U' for c in chunks):
-    chunks = [c.astype(str) for c in chunks]
-  return np.concatenate(chunks)
-
-
 def read_csv(path: str, columns: dict[str, str],
              sep: str = ',') -> readers.Table:
   """Reads the named columns of a CSV with a header row.
@@ -220,7 +213,8 @@ def read_csv(path: str, columns: dict[str, str],
   if not sum(len(c) for c in parts['line']):
     raise DataError(f'{path} has a header but no data rows; expected {_WHAT}.'
                     f' Fix: check that the file is complete.')
-  table = {role: _concat(chunks) for role, chunks in parts.items()}
+  table = {role: readers.concat_ids(chunks)
+           for role, chunks in parts.items()}
   line = table.pop('line')
   if 'timestamp' in table:
     table['timestamp'] = np.round(table['timestamp']).astype(np.int64)
@@ -278,17 +272,13 @@ def load_csv(path: readers.PathLike,
   else:
     files = _folder_files(path, train_file, val_file, test_file)
   tables = {name: read_csv(file, columns, sep) for name, file in files.items()}
-  # Ids are remapped over every file at once, so all splits share them.
-  user, user_ids = remap_ids(_concat([t['user'] for t in tables.values()]))
-  item, item_ids = remap_ids(_concat([t['item'] for t in tables.values()]))
-  parts, start = {}, 0
-  for name, t in tables.items():
-    rows = slice(start, start + len(t))
-    parts[name] = Interactions(
-        user[rows], item[rows],
-        t['rating'].astype(np.float32) if rating_column else None,
-        t['timestamp'] if time_column else None)
-    start += len(t)
+  users, user_ids = readers.joint_ids([t['user'] for t in tables.values()])
+  items, item_ids = readers.joint_ids([t['item'] for t in tables.values()])
+  parts = {
+      name: Interactions(
+          user, item, t['rating'].astype(np.float32) if rating_column else None,
+          t['timestamp'] if time_column else None)
+      for (name, t), user, item in zip(tables.items(), users, items)}
   for name in splits.SPLIT_NAMES:
     parts.setdefault(name, Interactions.empty(like=parts['train']))
   name = os.path.basename(os.path.abspath(path))

@@ -9,7 +9,7 @@ import numpy as np
 
 from jaxrec.data import readers
 from jaxrec.data import splits
-from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
 # Separators tried on a file's first line, in order; None is whitespace.
@@ -113,17 +113,12 @@ def load_fold_files(path: readers.PathLike, num_folds: int, fold: int,
         f'(config.data.fold_pattern={pattern!r}, config.data.num_folds='
         f'{num_folds}): {", ".join(missing)}. {_ORIGIN}')
   tables = [read_fold(p) for p in paths]
-  # Ids are remapped over every file at once, so all folds share them.
-  user, user_ids = remap_ids(np.concatenate([t['user'] for t in tables]))
-  item, item_ids = remap_ids(np.concatenate([t['item'] for t in tables]))
+  users, user_ids = readers.joint_ids([t['user'] for t in tables])
+  items, item_ids = readers.joint_ids([t['item'] for t in tables])
   with_time = all('timestamp' in t.columns for t in tables)
-  parts, start = [], 0
-  for t in tables:
-    rows = slice(start, start + len(t))
-    parts.append(Interactions(
-        user[rows], item[rows], t['rating'].astype(np.float32),
-        t['timestamp'] if with_time else None))
-    start += len(t)
+  parts = [Interactions(user, item, t['rating'].astype(np.float32),
+                        t['timestamp'] if with_time else None)
+           for t, user, item in zip(tables, users, items)]
   parts = _dedupe(parts, tables, user_ids, item_ids, duplicates)
   test = parts[fold]
   train = Interactions.concat(parts[:fold] + parts[fold + 1:])

@@ -8,7 +8,7 @@ import numpy as np
 
 from jaxrec.data import readers
 from jaxrec.data import splits
-from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 # Split name -> file name; val.txt is optional.
 FILES = {'train': 'train.txt', 'val': 'val.txt', 'test': 'test.txt'}
@@ -97,16 +97,12 @@ def load_lightgcn_text(path: readers.PathLike,
     read[name] = read_lists(readers.require_file(
         file_path, f'{file} of {_EXPECTED_DIR}'))
   tables = [table for table, _ in read.values()]
-  # Ids are remapped over every file at once, so all splits share them.
-  all_users = np.concatenate([t['user'] for t in tables] +
-                             [users for _, users in read.values()])
-  user, user_ids = remap_ids(all_users)
-  item, item_ids = remap_ids(np.concatenate([t['item'] for t in tables]))
-  parts, start = {}, 0
-  for name, table in zip(read, tables):
-    n = len(table)
-    parts[name] = Interactions(user[start:start + n], item[start:start + n])
-    start += n
+  # Users listed without items get ids too.
+  users, user_ids = readers.joint_ids([t['user'] for t in tables] +
+                                      [listed for _, listed in read.values()])
+  items, item_ids = readers.joint_ids([t['item'] for t in tables])
+  parts = {name: Interactions(user, item)
+           for name, user, item in zip(read, users, items)}
   parts.setdefault('val', Interactions.empty(like=parts['train']))
   dataset = Dataset(
       name=os.path.basename(os.path.abspath(folder)), source=folder,

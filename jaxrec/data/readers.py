@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from jaxrec.data.dataset import DataError
+from jaxrec.data.dataset import DataError, remap_ids
 
 # How a column is parsed: 'id' a non-negative integer (int64), 'int' any
 # integer (int64), 'float' a finite number (float64), 'token' a non-empty
@@ -358,3 +358,28 @@ def scatter_rows(index: np.ndarray, values: np.ndarray,
   out = np.zeros((num,) + values.shape[1:], values.dtype)
   out[index[keep]] = values[keep]
   return out
+
+
+def concat_ids(parts: Sequence[np.ndarray]) -> np.ndarray:
+  """Joins id columns; all become text if any part is not numeric."""
+  if any(p.dtype.kind == 'U' for p in parts):
+    parts = [p.astype(str) for p in parts]
+  return np.concatenate(parts)
+
+
+def joint_ids(columns: Sequence[np.ndarray]
+              ) -> tuple[list[np.ndarray], np.ndarray]:
+  """Contiguous ids of several files' id columns, remapped over all at once.
+
+  One vocabulary for every file, so that the splits read from different
+  files share their ids.
+
+  Args:
+    columns: one [n_f] raw id column per file.
+
+  Returns:
+    ([int32 [n_f] ids per file], vocab): vocab[ids] are the raw ids as
+    strings (see remap_ids).
+  """
+  ids, vocab = remap_ids(concat_ids(columns))
+  return np.split(ids, np.cumsum([len(c) for c in columns])[:-1]), vocab

@@ -9,7 +9,7 @@ import numpy as np
 
 from jaxrec.data import readers
 from jaxrec.data import splits
-from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 # Split name -> file name; only train.txt is required.
 FILES = {'train': 'train.txt', 'val': 'valid.txt', 'test': 'test.txt'}
@@ -56,13 +56,13 @@ def _check_range(table: readers.Table, column: str, count: int,
 
 
 def _ids(tables: list[readers.Table], column: str,
-         count: Optional[int]) -> tuple[np.ndarray, np.ndarray]:
-  """Contiguous int32 ids of a column over all tables, and the raw-id vocab."""
-  raw = np.concatenate([t[column] for t in tables])
+         count: Optional[int]) -> tuple[list[np.ndarray], np.ndarray]:
+  """Contiguous int32 ids of a column per table, and the raw-id vocab."""
   if count is None:
-    return remap_ids(raw)
+    return readers.joint_ids([t[column] for t in tables])
   # info.txt gives the id space: keep ids as they are.
-  return raw.astype(np.int32), np.arange(count).astype(str)
+  return ([t[column].astype(np.int32) for t in tables],
+          np.arange(count).astype(str))
 
 
 def load_triples(path: readers.PathLike, duplicates: str = 'error') -> Dataset:
@@ -99,14 +99,10 @@ def load_triples(path: readers.PathLike, duplicates: str = 'error') -> Dataset:
     for table in tables.values():
       _check_range(table, 'user', counts['users'], info_path)
       _check_range(table, 'item', counts['items'], info_path)
-  user, user_ids = _ids(list(tables.values()), 'user', counts['users'])
-  item, item_ids = _ids(list(tables.values()), 'item', counts['items'])
-  parts, start = {}, 0
-  for name, table in tables.items():
-    rows = slice(start, start + len(table))
-    parts[name] = Interactions(user[rows], item[rows],
-                               table['label'].astype(np.float32))
-    start += len(table)
+  users, user_ids = _ids(list(tables.values()), 'user', counts['users'])
+  items, item_ids = _ids(list(tables.values()), 'item', counts['items'])
+  parts = {name: Interactions(user, item, table['label'].astype(np.float32))
+           for (name, table), user, item in zip(tables.items(), users, items)}
   for name in FILES:
     parts.setdefault(name, Interactions.empty(like=parts['train']))
   dataset = Dataset(
