@@ -8,10 +8,18 @@ jaxrec.train.train_and_evaluate in a folder of its own, and writes
 WORKDIR/cv.json; format_table() turns one or more such results into the
 papers' Markdown table (mean±std in percent).
 
+Two protocols, side by side in format_comparison(): 'val-selected' scores
+each run's checkpoint chosen on validation (jaxrec's number), 'best test
+epoch' each run's evaluation with the highest test value of the selection
+metric (the papers' protocol: optimistic, since the test split picks the
+epoch). The second needs the per-epoch test metrics that training logs with
+config.log_test_every_eval; runs saved without them show '–' there.
+
 Files in the workdir:
   fold_<k>/ or seed_<r>/  one run each, as launch/train.py writes it; running
                           again resumes unfinished runs
   cv.json                 per-run val and test metrics, test mean and std
+                          under both protocols
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ DEFAULT_SEEDS = 5
 # Column labels of the papers' tables; other metrics keep their own name.
 METRIC_LABELS = {'precision': 'P', 'recall': 'R', 'ndcg': 'nDCG', 'hit': 'HR'}
 MISSING = '–'
+# Row labels of the protocols in format_comparison().
+VAL_SELECTED = 'val-selected'
+BEST_TEST = "best test epoch (papers' protocol, optimistic)"
+NO_SELECTION = 'no training (either protocol)'
+PUBLISHED = 'published'
 
 
 def is_kfold(config: ml_collections.ConfigDict) -> bool:
@@ -126,6 +139,35 @@ def final_record(run_workdir: str) -> dict[str, Any]:
   return finals[-1] if finals else {}
 
 
+def best_test_epoch(run_workdir: str, metric: str
+                    ) -> tuple[int | None, dict[str, float]]:
+  """The papers' protocol: the evaluation with the highest test `metric`.
+
+  Args:
+    run_workdir: a training run's folder.
+    metric: the metric that picks the epoch, e.g. 'recall@10' (the run's
+      selection metric, here read on test).
+
+  Returns:
+    (epoch, {metric: value} of that epoch's test evaluation); ties go to
+    the earlier epoch, as checkpoints do. (None, {}) unless every
+    evaluation logged test metrics (config.log_test_every_eval on since the
+    run started: runs saved by an older jaxrec, even if resumed since, have
+    none for their first epochs, and a best over some epochs would pass
+    for the papers' number).
+  """
+  key = f'test/{metric}'
+  # The final report has test/* too, but of the val-selected checkpoint; it
+  # is the one record with 'best_epoch' and no 'epoch'.
+  evals = [r for r in train.MetricsLog(run_workdir).read()
+           if 'epoch' in r and 'best_epoch' not in r
+           and any(k.startswith(('val/', 'test/')) for k in r)]
+  if not evals or any(key not in r for r in evals):
+    return None, {}
+  best = max(evals, key=lambda r: (r[key], -r['epoch']))
+  return best['epoch'], _strip(best, 'test')
+
+
 def _baselines(record: Mapping[str, Any]) -> dict[str, dict[str, float]]:
   """{'baseline/MostPop/recall@10': v} -> {'MostPop': {'recall@10': v}}."""
   out = {}
@@ -197,9 +239,13 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   Returns:
     What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
     (per run: 'index', 'seed', 'workdir', 'best_epoch', 'seconds' spent in
-    this call, 'test' and 'val' metrics of the best checkpoint, and the
-    'baselines'' test metrics), 'mean' and 'std' of the test metrics over
-    the runs, and 'baselines': name -> {'mean', 'std'} (e.g. MostPop).
+    this call, 'test' and 'val' metrics of the best checkpoint, the
+    'baselines'' test metrics, and the papers' protocol: 'best_test_epoch'
+    and its 'best_test' metrics, see best_test_epoch()), 'mean' and 'std'
+    of the val-selected test metrics over the runs, 'best_test':
+    {'mean', 'std'} of the best-test-epoch metrics (empty dicts unless every
+    run has them), 'selection_metric', and 'baselines': name -> {'mean',
+    'std'} (e.g. MostPop).
   """
   unit, configs = run_configs(config, num_folds, num_seeds)
   os.makedirs(workdir, exist_ok=True)
@@ -211,6 +257,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     start = time.monotonic()
     result = train.train_and_evaluate(cfg, run_dir)
     record = final_record(run_dir)
+    test_epoch, best_test = best_test_epoch(run_dir, cfg.selection_metric)
     runs.append({
         'index': index,
         'seed': cfg.seed,
@@ -220,11 +267,14 @@ def run(config: ml_collections.ConfigDict, workdir: str,
         'test': _strip(result, 'test'),
         'val': _strip(result, 'val'),
         'baselines': _baselines(record),
+        'best_test_epoch': test_epoch,
+        'best_test': best_test,
     })
     logging.info('Test metrics of the best checkpoints so far:\n%s',
                  evaluate.format_table(
                      {f'{unit} {r["index"]}': r['test'] for r in runs}))
   mean, std = summarize([r['test'] for r in runs])
+  best_mean, best_std = summarize([r['best_test'] for r in runs])
   baselines = {}
   for baseline in sorted(set.intersection(*(set(r['baselines'])
                                             for r in runs))):
@@ -237,6 +287,8 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       'runs': runs,
       'mean': mean,
       'std': std,
+      'selection_metric': config.selection_metric,
+      'best_test': {'mean': best_mean, 'std': best_std},
       'baselines': baselines,
   }
   _write_json(os.path.join(workdir, CV_FILE), cv)
@@ -335,6 +387,33 @@ def _cell(result: Mapping[str, Any], key: str, percent: bool) -> str:
   return text if std is None else f'{text}±{std * scale:.{digits}f}'
 
 
+def _columns(results: Mapping[str, Mapping[str, Any]],
+             metrics: Sequence[str], ks: Sequence[int] | None
+             ) -> tuple[list[str], list[str]]:
+  """(metric keys, column labels) of a table, e.g. 'recall@10', 'R@10'."""
+  if ks is None:
+    found = [_ks(r, metrics) for r in results.values()]
+    ks = sorted(set.intersection(*found)) if found else []
+  if not ks:
+    raise ConfigError(
+        f'No cut-off K of {list(metrics)} is in every result '
+        f'({", ".join(results) or "none given"}); choose the cut-offs '
+        f'(ks / --ks), or set config.eval_ks to the same values for every run.')
+  keys = [f'{m}@{k}' for k in ks for m in metrics]
+  labels = [f'{METRIC_LABELS.get(m, m)}@{k}' for k in ks for m in metrics]
+  return keys, labels
+
+
+def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  """A Markdown table; '|' in a cell is escaped."""
+
+  def line(cells):
+    return '| ' + ' | '.join(c.replace('|', r'\|') for c in cells) + ' |'
+
+  return '\n'.join([line(header), '|' + '---|' * len(header)] +
+                   [line(r) for r in rows])
+
+
 def format_table(results: Mapping[str, Mapping[str, Any]],
                  metrics: Sequence[str] = ('precision', 'recall', 'ndcg'),
                  ks: Sequence[int] | None = None,
@@ -354,20 +433,116 @@ def format_table(results: Mapping[str, Mapping[str, Any]],
     The Markdown table, columns e.g. P@5 R@5 nDCG@5 P@10 ...; a row missing
     a metric shows '–'.
   """
-  if ks is None:
-    found = [_ks(r, metrics) for r in results.values()]
-    ks = sorted(set.intersection(*found)) if found else []
-  if not ks:
-    raise ConfigError(
-        f'No cut-off K of {list(metrics)} is in every result '
-        f'({", ".join(results) or "none given"}); choose the cut-offs '
-        f'(ks / --ks), or set config.eval_ks to the same values for every run.')
-  keys = [f'{m}@{k}' for k in ks for m in metrics]
-  header = ['method'] + [f'{METRIC_LABELS.get(m, m)}@{k}' for k in ks
-                         for m in metrics]
-  lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+  keys, labels = _columns(results, metrics, ks)
+  rows = [[label] + [_cell(result, key, percent) for key in keys]
+          for label, result in results.items()]
+  return _markdown(['method'] + labels, rows)
+
+
+def comparison_rows(results: Mapping[str, Mapping[str, Any]]
+                    ) -> list[tuple[str, str, Mapping[str, Any]]]:
+  """(method, protocol, {'mean', 'std'}) per table row.
+
+  Args:
+    results: label -> results (load_many's, with baseline_rows' added).
+
+  Returns:
+    Two rows per cross-validation, VAL_SELECTED then BEST_TEST (empty when
+    its runs logged no per-epoch test metrics: an older cv.json), and one
+    NO_SELECTION row per baseline: an untrained baseline (MostPop) has no
+    epoch to pick, so both protocols give its one number.
+  """
+  rows = []
   for label, result in results.items():
-    cells = [label.replace('|', r'\|')] + [_cell(result, key, percent)
-                                           for key in keys]
-    lines.append('| ' + ' | '.join(cells) + ' |')
-  return '\n'.join(lines)
+    if 'runs' not in result:
+      rows.append((label, NO_SELECTION, result))
+      continue
+    rows.append((label, VAL_SELECTED, result))
+    rows.append((label, BEST_TEST, result.get('best_test', {})))
+  return rows
+
+
+def paper_row(spec: str, columns: Sequence[str]) -> list[str]:
+  """A published result as table cells: 'LABEL:v1/v2/...' -> [LABEL, v1, ...].
+
+  Args:
+    spec: the label, a colon, then one value per column separated by '/',
+      as printed in the paper (e.g. percent), '-' where it has none; e.g.
+      'PANE-GNN:27.97/20.50/34.70' for columns P@10 R@10 nDCG@10.
+    columns: the table's metric column labels.
+
+  Returns:
+    [label, PUBLISHED, cell per column].
+  """
+  label, colon, text = spec.rpartition(':')
+  values = text.split('/')
+  if not colon or not label:
+    raise ConfigError(f'Paper row {spec!r}: write LABEL:VALUE/VALUE/..., e.g. '
+                      f'"PANE-GNN:27.97/20.50/34.70".')
+  if len(values) != len(columns):
+    raise ConfigError(
+        f'Paper row {spec!r} gives {len(values)} values for the table\'s '
+        f'{len(columns)} columns ({" ".join(columns)}): give one per column '
+        f"('-' where the paper has none), or choose the columns (ks / --ks, "
+        f'metrics / --metrics).')
+  cells = []
+  for value in values:
+    value = value.strip()
+    if value in ('-', MISSING, ''):
+      cells.append(MISSING)
+      continue
+    try:
+      float(value)
+    except ValueError:
+      raise ConfigError(f'Paper row {spec!r}: {value!r} is not a number.'
+                        ) from None
+    cells.append(value)
+  return [label, PUBLISHED, *cells]
+
+
+def format_comparison(results: Mapping[str, Mapping[str, Any]],
+                      metrics: Sequence[str] = ('precision', 'recall',
+                                                'ndcg'),
+                      ks: Sequence[int] | None = None,
+                      percent: bool = True,
+                      papers: Sequence[str] = ()) -> str:
+  """The table under both protocols, for comparison with published tables.
+
+  Each method gets a VAL_SELECTED row (jaxrec's number) and, below it, a
+  BEST_TEST row (the papers' protocol), in the same columns as the
+  papers' tables; then optional published rows.
+
+  Args:
+    results: label -> results (load_many's, with baseline_rows' added).
+    metrics: metric names, in column order within each K.
+    ks: cut-offs, in column order (default: every K that all rows have).
+    percent: values x 100 with 2 decimals; else as they are, with 4.
+    papers: published rows, 'LABEL:v1/v2/...' (see paper_row).
+
+  Returns:
+    The Markdown table, columns method, protocol, e.g. P@5 R@5 nDCG@5 ...;
+    a missing value shows '–'.
+  """
+  keys, labels = _columns(results, metrics, ks)
+  rows = [[label, protocol] + [_cell(result, key, percent) for key in keys]
+          for label, protocol, result in comparison_rows(results)]
+  rows += [paper_row(spec, labels) for spec in papers]
+  return _markdown(['method', 'protocol'] + labels, rows)
+
+
+def protocol_notes(results: Mapping[str, Mapping[str, Any]]) -> str:
+  """What the protocol rows of format_comparison mean, for under the table."""
+  picked = sorted({r['selection_metric'] for r in results.values()
+                   if r.get('selection_metric')})
+  metric = f'test {"/".join(picked)}' if picked else 'test selection metric'
+  notes = (
+      f'{VAL_SELECTED}: each run scored at its checkpoint chosen on '
+      f'validation (jaxrec\'s number). {BEST_TEST}: each run scored at the '
+      f'evaluation with the highest {metric}, the protocol of the papers\' '
+      f'tables; optimistic, since the test split picks the epoch (among the '
+      f'epochs evaluated before early stopping on validation).')
+  if any('runs' in r and not r.get('best_test', {}).get('mean')
+         for r in results.values()):
+    notes += (f' {MISSING}: not logged (runs saved before jaxrec logged test '
+              f'at every evaluation, or with log_test_every_eval off).')
+  return notes

@@ -9,7 +9,11 @@ the uninterrupted run would have (batches depend only on seed, epoch, step).
 
 Files in the workdir:
   config.json     the full config (launch/evaluate.py rebuilds from it)
-  metrics.jsonl   one JSON object per line: train/*, val/*, and test/*
+  metrics.jsonl   one JSON object per line: train/* records ('epoch',
+                  'step'); one per evaluation ('epoch', val/* and, with
+                  config.log_test_every_eval, test/* of that epoch, logged
+                  only); last, the final report ('best_epoch', val/* and
+                  test/* of the best checkpoint, baseline/<name>/* on test)
   checkpoints/    orbax checkpoints (latest + best)
 """
 
@@ -39,7 +43,7 @@ from jaxrec.errors import ConfigError, TrainingDiverged
 AXIS = losses.BATCH_AXIS
 # Keys that may change when a run is resumed (e.g. to train longer).
 RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
-                  'log_every_epochs')
+                  'log_every_epochs', 'log_test_every_eval')
 
 
 def train_step(model_lib, model, config, state: train_state.TrainState,
@@ -182,17 +186,31 @@ def _new_progress() -> dict[str, Any]:
 
 def _select(task: tasks.Task, state, loss: float, epoch: int,
             log: MetricsLog) -> float:
-  """Evaluates on validation (logged) and returns the selection value.
+  """Evaluates (and logs) the epoch; returns the selection value.
 
   Higher is better: config.selection_metric on validation, or minus the
-  training loss when the data has no validation split.
+  training loss when the data has no validation split. The test split,
+  evaluated here too with config.log_test_every_eval, is only logged: it
+  never reaches the return value, so checkpoints and early stopping are
+  the same with or without it.
   """
+  splits = ['val']
+  if task.config.log_test_every_eval:
+    splits.append('test')
+  record = {}
+  for split in splits:
+    if not task.kind.has_split(task, split):
+      continue
+    m = task.kind.evaluate(task, state.params, split)
+    record.update({f'{split}/{k}': v for k, v in m.items()})
+    logging.info('epoch %d  %s%s', epoch,
+                 '' if split == 'val' else 'test (logged only)  ',
+                 evaluate.format_line(m))
+  if record:
+    log.write({'epoch': epoch, **record})
   if not task.kind.has_split(task, 'val'):
     return -loss
-  val = task.kind.evaluate(task, state.params, 'val')
-  log.write({'epoch': epoch, **{f'val/{k}': v for k, v in val.items()}})
-  logging.info('epoch %d  %s', epoch, evaluate.format_line(val))
-  return val[task.config.selection_metric]
+  return record[f'val/{task.config.selection_metric}']
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict,

@@ -14,8 +14,9 @@ split is fixed, and the run is repeated with seeds config.seed + 0, 1, ...
 (--seeds, default 5). Run r trains in WORKDIR/fold_<r> or WORKDIR/seed_<r>;
 the same command on the same --workdir resumes unfinished runs. At the end
 the tool prints the test mean±std (population std, in percent) as a
-Markdown table and writes WORKDIR/cv.json; launch/cv_table.py combines
-several such folders into one table.
+Markdown table, under jaxrec's protocol (val-selected) and the papers' (best
+test epoch, optimistic), and writes WORKDIR/cv.json; launch/cv_table.py
+combines several such folders into one table.
 """
 
 from jaxrec import runtime  # pylint: disable=g-bad-import-order
@@ -60,12 +61,13 @@ def main(argv):
   try:
     cv = cross_validation.run(_CONFIG.value, workdir, num_folds=_FOLDS.value,
                               num_seeds=_SEEDS.value, name=_NAME.value)
-    table = cross_validation.format_table({cv['name']: cv})
+    table = cross_validation.format_comparison({cv['name']: cv})
   except UserError as e:
     sys.exit(f'error: {e}')
   print(f'\nTest mean±std over {len(cv["runs"])} {cv["unit"]}s (population '
         f'std), in percent:\n')
   print(table)
+  print(f'\n{cross_validation.protocol_notes({cv["name"]: cv})}')
   print(f'\nWrote {os.path.join(workdir, cross_validation.CV_FILE)}')
 
 

@@ -3,10 +3,16 @@
   python launch/cv_table.py runs/cv-lightgcn-A runs/cv-pane_gnn-B
   python launch/cv_table.py --workdirs=runs/cv-a,runs/cv-b --ks=5,10,15 \
       [--metrics=precision,recall,ndcg] [--out=table.md]
+  python launch/cv_table.py runs/cv/* --ks=10 \
+      --paper="PANE-GNN (paper, ML-1M):27.97/20.50/34.70"
 
 Each folder is one written by launch/cross_validate.py (its cv.json). A row
 is labelled by the run's name (the model, and PANE-GNN's variant), or by the
-folder's name where names collide.
+folder's name where names collide. Each method gets two rows: 'val-selected'
+(the checkpoint chosen on validation, jaxrec's number) and 'best test epoch
+(papers' protocol, optimistic)' (the evaluation with the best test value of
+the selection metric, as the papers pick it), so a published table compares
+like for like; --paper adds its rows. --nobest_test prints the first only.
 """
 
 import sys
@@ -29,6 +35,14 @@ _METRICS = flags.DEFINE_list(
     'metrics', ['precision', 'recall', 'ndcg'], 'Metrics, in column order '
     'within each K.')
 _OUT = flags.DEFINE_string('out', None, 'Also write the table to this file.')
+_BEST_TEST = flags.DEFINE_bool(
+    'best_test', True, "Under each method's val-selected row, a row for the "
+    "papers' protocol: each run's evaluation with the best test value of its "
+    'selection metric (optimistic).')
+_PAPER = flags.DEFINE_multi_string(
+    'paper', [], 'A published row, LABEL:VALUE/VALUE/... with one value per '
+    "column, as printed in the paper ('-' for none), e.g. "
+    '--paper="PANE-GNN (paper):27.97/20.50/34.70" with --ks=10; repeatable.')
 _BASELINES = flags.DEFINE_bool(
     'baselines', True, 'Add rows for the baselines the runs were compared '
     'with (e.g. MostPop), from the first folder that has them.')
@@ -44,18 +58,27 @@ def main(argv):
   except ValueError:
     raise app.UsageError(f'--ks must be integers, e.g. --ks=5,10,15; got '
                          f'{",".join(_KS.value)}.') from None
+  if _PAPER.value and not _BEST_TEST.value:
+    raise app.UsageError('--paper needs the protocol column: drop '
+                         '--nobest_test.')
   try:
     results = cross_validation.load_many(workdirs)
     if _BASELINES.value:
       results.update(cross_validation.baseline_rows(results))
-    table = cross_validation.format_table(results, metrics=_METRICS.value,
-                                          ks=ks)
+    if _BEST_TEST.value:
+      table = cross_validation.format_comparison(
+          results, metrics=_METRICS.value, ks=ks, papers=_PAPER.value)
+      notes = f'\n\n{cross_validation.protocol_notes(results)}'
+    else:
+      table = cross_validation.format_table(results, metrics=_METRICS.value,
+                                            ks=ks)
+      notes = ''
   except UserError as e:
     sys.exit(f'error: {e}')
   runs = ', '.join(f'{label}: {len(r["runs"])} {r["unit"]}s'
                    for label, r in results.items() if 'runs' in r)
   text = (f'{table}\n\nTest mean±std over runs (population std), in percent; '
-          f'{runs}.\n')
+          f'{runs}.{notes}\n')
   print(text, end='')
   if _OUT.value:
     with open(_OUT.value, 'w') as f:

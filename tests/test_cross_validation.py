@@ -35,6 +35,13 @@ def _final_record(run_workdir):
     return [json.loads(line) for line in f if line.strip()][-1]
 
 
+def _evaluations(run_workdir):
+  """A run's per-evaluation records (not its final report)."""
+  with open(os.path.join(run_workdir, 'metrics.jsonl')) as f:
+    return [r for r in map(json.loads, f) if 'val/recall@20' in r
+            and 'best_epoch' not in r]
+
+
 def _checkpoint_epochs(run_workdir):
   """The epochs saved in a run's checkpoints folder."""
   return sorted(os.listdir(os.path.join(run_workdir, 'checkpoints')))
@@ -89,6 +96,22 @@ def test_run_mean_std_and_resume(kfold_config, tmp_path):
                                               abs=1e-12)
   for run, final in zip(cv['runs'], finals):
     assert run['val']['recall@20'] == final['val/recall@20']
+  # The papers' protocol: per run, the evaluation with the best test
+  # recall@20 (the smoke config's selection metric).
+  assert cv['selection_metric'] == 'recall@20'
+  for k, run in enumerate(cv['runs']):
+    evals = _evaluations(os.path.join(workdir, f'fold_{k}'))
+    assert [r['epoch'] for r in evals] == [1, 2]
+    best = max(evals, key=lambda r: (r['test/recall@20'], -r['epoch']))
+    assert run['best_test_epoch'] == best['epoch']
+    assert run['best_test']['ndcg@10'] == best['test/ndcg@10']
+    # Optimistic by construction: the val-selected epoch is a candidate.
+    assert run['best_test']['recall@20'] >= run['test']['recall@20'] - 1e-6
+  best_values = [r['best_test']['recall@20'] for r in cv['runs']]
+  assert cv['best_test']['mean']['recall@20'] == pytest.approx(
+      np.mean(best_values), abs=1e-12)
+  assert cv['best_test']['std']['recall@20'] == pytest.approx(
+      np.std(best_values, ddof=0), abs=1e-12)
   # The baseline (MostPop) goes through the same summary.
   pop = [f['baseline/MostPop/recall@20'] for f in finals]
   assert cv['baselines']['MostPop']['mean']['recall@20'] == pytest.approx(
@@ -99,6 +122,15 @@ def test_run_mean_std_and_resume(kfold_config, tmp_path):
 
   epochs = [_checkpoint_epochs(os.path.join(workdir, f'fold_{k}'))
             for k in range(2)]
+  # Fold 1 as an older jaxrec saved it: no test metrics per evaluation.
+  log = os.path.join(workdir, 'fold_1', 'metrics.jsonl')
+  with open(log) as f:
+    records = [json.loads(line) for line in f]
+  with open(log, 'w') as f:
+    for r in records:
+      if 'best_epoch' not in r:
+        r = {k: v for k, v in r.items() if not k.startswith('test/')}
+      f.write(json.dumps(r) + '\n')
   again = cross_validation.run(kfold_config, workdir, num_folds=2)
   assert [_checkpoint_epochs(os.path.join(workdir, f'fold_{k}'))
           for k in range(2)] == epochs
@@ -110,6 +142,15 @@ def test_run_mean_std_and_resume(kfold_config, tmp_path):
   assert again['std'] == pytest.approx(cv['std'], abs=1e-7)
   assert [r['best_epoch'] for r in again['runs']] == [
       r['best_epoch'] for r in cv['runs']]
+  assert again['runs'][0]['best_test'] == cv['runs'][0]['best_test']
+  assert again['runs'][1]['best_test_epoch'] is None
+  assert again['runs'][1]['best_test'] == {}
+  # No mean over some of the folds: the row shows '–'.
+  assert again['best_test'] == {'mean': {}, 'std': {}}
+  lines = cross_validation.format_comparison({'lightgcn': again}).splitlines()
+  assert lines[2].startswith('| lightgcn | val-selected | ')
+  assert lines[3] == ("| lightgcn | best test epoch (papers' protocol, "
+                      "optimistic) | " + ' | '.join(['–'] * 6) + ' |')
 
 
 def test_kfold_without_validation_is_refused(kfold_config, tmp_path):
@@ -199,6 +240,105 @@ def test_format_table():
     cross_validation.format_table(results, metrics=('auc',))
 
 
+def test_best_test_epoch_reads_the_evaluations(tmp_path):
+  records = [
+      {'epoch': 1, 'step': 4, 'train/loss': 0.7},
+      {'epoch': 1, 'val/recall@10': 0.10, 'test/recall@10': 0.20,
+       'test/ndcg@10': 0.31},
+      {'epoch': 2, 'val/recall@10': 0.30, 'test/recall@10': 0.25,
+       'test/ndcg@10': 0.32, 'test/num_evaluated': 9},
+      {'epoch': 3, 'val/recall@10': 0.20, 'test/recall@10': 0.25,
+       'test/ndcg@10': 0.40},  # A tie: the earlier epoch wins.
+      {'epoch': 3, 'step': 12, 'train/loss': 0.6},
+      # The final report (test of the val-selected checkpoint): not an epoch.
+      {'best_epoch': 2, 'val/recall@10': 0.30, 'test/recall@10': 0.99},
+  ]
+  (tmp_path / 'metrics.jsonl').write_text(
+      ''.join(json.dumps(r) + '\n' for r in records))
+  assert cross_validation.best_test_epoch(str(tmp_path), 'recall@10') == (
+      2, {'recall@10': 0.25, 'ndcg@10': 0.32, 'num_evaluated': 9})
+  assert cross_validation.best_test_epoch(str(tmp_path), 'ndcg@10') == (
+      3, {'recall@10': 0.25, 'ndcg@10': 0.40})
+  # An older run resumed by today's jaxrec: epoch 1 has no test metrics, so
+  # a best over the others would not be the papers' number.
+  del records[1]['test/recall@10']
+  (tmp_path / 'metrics.jsonl').write_text(
+      ''.join(json.dumps(r) + '\n' for r in records))
+  assert cross_validation.best_test_epoch(str(tmp_path), 'recall@10') == (
+      None, {})
+  # A run without per-evaluation test metrics (older jaxrec, or
+  # log_test_every_eval off).
+  (tmp_path / 'metrics.jsonl').write_text(
+      ''.join(json.dumps({k: v for k, v in r.items()
+                          if not k.startswith('test/') or 'best_epoch' in r})
+              + '\n' for r in records))
+  assert cross_validation.best_test_epoch(str(tmp_path), 'recall@10') == (
+      None, {})
+
+
+def _cv_json(folder, cv):
+  """Writes a hand-made cv.json into a new folder; returns its path."""
+  folder.mkdir()
+  (folder / 'cv.json').write_text(json.dumps(cv))
+  return str(folder)
+
+
+def test_format_comparison_on_hand_made_results(tmp_path):
+  pop = {'mean': {'precision@10': 0.13, 'recall@10': 0.12, 'ndcg@10': 0.17},
+         'std': {'precision@10': 0.001, 'recall@10': 0.002, 'ndcg@10': 0.0}}
+  new = _cv_json(tmp_path / 'new', {
+      'name': 'pane_gnn', 'model': 'pane_gnn', 'unit': 'fold',
+      'runs': [{}, {}], 'selection_metric': 'recall@10',
+      'mean': {'precision@10': 0.2202, 'recall@10': 0.2339,
+               'ndcg@10': 0.298},
+      'std': {'precision@10': 0.0033, 'recall@10': 0.0068,
+              'ndcg@10': 0.0042},
+      'best_test': {
+          'mean': {'precision@10': 0.2250, 'recall@10': 0.2401,
+                   'ndcg@10': 0.3044},
+          'std': {'precision@10': 0.0030, 'recall@10': 0.0050,
+                  'ndcg@10': 0.0040}},
+      'baselines': {'MostPop': pop}})
+  # Saved before per-epoch test metrics: no 'best_test', no
+  # 'selection_metric'.
+  old = _cv_json(tmp_path / 'old', {
+      'name': 'lightgcn', 'model': 'lightgcn', 'unit': 'fold',
+      'runs': [{}, {}],
+      'mean': {'precision@10': 0.2374, 'recall@10': 0.2502,
+               'ndcg@10': 0.3233},
+      'std': {'precision@10': 0.012, 'recall@10': 0.014, 'ndcg@10': 0.0179},
+      'baselines': {'MostPop': pop}})
+  results = cross_validation.load_many([new, old])
+  results.update(cross_validation.baseline_rows(results))
+  best = "best test epoch (papers' protocol, optimistic)"
+  assert cross_validation.format_comparison(
+      results, papers=['PANE-GNN (paper):27.97/20.50/34.70']) == '\n'.join([
+          '| method | protocol | P@10 | R@10 | nDCG@10 |',
+          '|---|---|---|---|---|',
+          '| pane_gnn | val-selected | 22.02±0.33 | 23.39±0.68 | 29.80±0.42 |',
+          f'| pane_gnn | {best} | 22.50±0.30 | 24.01±0.50 | 30.44±0.40 |',
+          '| lightgcn | val-selected | 23.74±1.20 | 25.02±1.40 | 32.33±1.79 |',
+          f'| lightgcn | {best} | – | – | – |',
+          '| MostPop | no training (either protocol) | 13.00±0.10 | '
+          '12.00±0.20 | 17.00±0.00 |',
+          '| PANE-GNN (paper) | published | 27.97 | 20.50 | 34.70 |',
+      ])
+  notes = cross_validation.protocol_notes(results)
+  assert 'highest test recall@10' in notes and 'optimistic' in notes
+  assert 'not logged' in notes  # lightgcn's row.
+  assert 'not logged' not in cross_validation.protocol_notes(
+      {'pane_gnn': results['pane_gnn']})
+  # The one-protocol table is unchanged.
+  assert cross_validation.format_table(results).splitlines()[2] == (
+      '| pane_gnn | 22.02±0.33 | 23.39±0.68 | 29.80±0.42 |')
+  with pytest.raises(ConfigError, match='2 values for the table.s 3 columns'):
+    cross_validation.format_comparison(results, papers=['X:1/2'])
+  with pytest.raises(ConfigError, match='not a number'):
+    cross_validation.format_comparison(results, papers=['X:1/2/a'])
+  with pytest.raises(ConfigError, match='LABEL:VALUE'):
+    cross_validation.format_comparison(results, papers=['1/2/3'])
+
+
 def test_launch_tools_end_to_end(tmp_path):
   folds = str(tmp_path / 'folds')
   proc = _run_tool('launch/cross_validate.py',
@@ -206,9 +346,12 @@ def test_launch_tools_end_to_end(tmp_path):
                    '--config.data.split=kfold', '--config.num_epochs=2',
                    f'--workdir={folds}', '--name=lightgcn smoke')
   assert proc.returncode == 0, proc.stderr[-3000:]
-  assert '| method | P@10 | R@10 | nDCG@10 | P@20 | R@20 | nDCG@20 |' in (
-      proc.stdout)
-  assert '| lightgcn smoke | ' in proc.stdout and '±' in proc.stdout
+  assert ('| method | protocol | P@10 | R@10 | nDCG@10 | P@20 | R@20 | '
+          'nDCG@20 |') in proc.stdout
+  assert '| lightgcn smoke | val-selected | ' in proc.stdout
+  assert ("| lightgcn smoke | best test epoch (papers' protocol, optimistic) "
+          '| ') in proc.stdout
+  assert '±' in proc.stdout and '–' not in proc.stdout
   assert os.path.join(folds, 'cv.json') in proc.stdout
   assert 'fold 1' in proc.stderr  # The per-fold table, logged as it goes.
   cv = cross_validation.load(folds)
@@ -223,18 +366,38 @@ def test_launch_tools_end_to_end(tmp_path):
   assert 'Traceback' not in proc.stderr
 
   # Two folders of the same model: rows labelled by folder, --workdirs first.
+  # 'other' is as an older jaxrec wrote it: no best-test-epoch results.
   other = tmp_path / 'other'
   other.mkdir()
-  (other / 'cv.json').write_text(json.dumps({**cv, 'std': {}}))
+  old = {k: v for k, v in cv.items()
+         if k not in ('best_test', 'selection_metric')}
+  (other / 'cv.json').write_text(json.dumps({**old, 'std': {}}))
   out = str(tmp_path / 'table.md')
   proc = _run_tool('launch/cv_table.py', folds, f'--workdirs={other}',
-                   '--ks=10', f'--out={out}')
+                   '--ks=10', f'--out={out}',
+                   '--paper=PANE-GNN (paper):27.97/20.50/-')
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(out) as f:
     text = f.read()
   assert text in proc.stdout
   lines = text.splitlines()
-  assert lines[0] == '| method | P@10 | R@10 | nDCG@10 |'
-  assert lines[2].startswith('| other | ') and '±' not in lines[2]
-  assert lines[3].startswith('| folds | ') and '±' in lines[3]
-  assert lines[4].startswith('| MostPop | ') and '±' in lines[4]
+  best = "best test epoch (papers' protocol, optimistic)"
+  assert lines[0] == '| method | protocol | P@10 | R@10 | nDCG@10 |'
+  assert lines[2].startswith('| other | val-selected | ')
+  assert '±' not in lines[2]
+  assert lines[3] == f'| other | {best} | – | – | – |'
+  assert lines[4].startswith('| folds | val-selected | ') and '±' in lines[4]
+  assert lines[5].startswith(f'| folds | {best} | ') and '±' in lines[5]
+  assert lines[6].startswith('| MostPop | no training (either protocol) | ')
+  assert lines[7] == '| PANE-GNN (paper) | published | 27.97 | 20.50 | – |'
+  assert 'highest test recall@20' in text and 'not logged' in text
+
+  # The old one-protocol table, and a --paper row that does not fit.
+  proc = _run_tool('launch/cv_table.py', folds, '--ks=10', '--nobest_test')
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert '| method | P@10 | R@10 | nDCG@10 |' in proc.stdout
+  assert 'val-selected' not in proc.stdout
+  proc = _run_tool('launch/cv_table.py', folds, '--paper=X:1/2')
+  assert proc.returncode == 1
+  assert 'error: ' in proc.stderr and '6 columns' in proc.stderr
+  assert 'Traceback' not in proc.stderr

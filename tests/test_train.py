@@ -86,6 +86,59 @@ def test_resume_continues_exactly(smoke_config, tmp_path):
   strip = lambda rs: [{k: v for k, v in r.items() if 'seconds' not in k
                        and 'per_sec' not in k} for r in rs]
   assert strip(_read_metrics(straight)) == strip(_read_metrics(resumed))
+  # The per-evaluation test metrics are part of what resumes exactly.
+  assert [r['epoch'] for r in _read_metrics(resumed)
+          if 'test/recall@20' in r and 'epoch' in r] == [2, 4]
+
+
+def _evaluations(workdir):
+  """The per-evaluation records of a run (not its final report)."""
+  return [r for r in _read_metrics(workdir)
+          if 'val/recall@20' in r and 'best_epoch' not in r]
+
+
+def test_test_split_is_logged_at_every_evaluation_but_never_selects(
+    smoke_config, tmp_path):
+  smoke_config.num_epochs = 12
+  smoke_config.eval_every_epochs = 1
+  smoke_config.patience = 2
+  runs = {}
+  for logged in (True, False):
+    smoke_config.log_test_every_eval = logged
+    workdir = str(tmp_path / f'test_logged_{logged}')
+    train.train_and_evaluate(smoke_config, workdir)
+    runs[logged] = workdir
+  with_test, without = runs[True], runs[False]
+
+  evals = _evaluations(with_test)
+  assert all('test/recall@20' in r for r in evals)
+  assert not any(k.startswith('test/') for r in _evaluations(without)
+                 for k in r)
+  assert [r['test/recall@20'] for r in evals] != [
+      r['val/recall@20'] for r in evals]
+  # Same evaluations, early stop, checkpoints and final report either way.
+  val_only = lambda rs: [{k: v for k, v in r.items()
+                          if not k.startswith('test/')} for r in rs]
+  assert val_only(evals) == _evaluations(without)
+  assert evals[-1]['epoch'] < smoke_config.num_epochs  # It stopped early.
+  assert (sorted(os.listdir(os.path.join(with_test, 'checkpoints'))) ==
+          sorted(os.listdir(os.path.join(without, 'checkpoints'))))
+  final = _read_metrics(with_test)[-1]
+  strip = lambda r: {k: v for k, v in r.items() if 'seconds' not in k
+                     and 'per_sec' not in k}
+  assert strip(final) == strip(_read_metrics(without)[-1])
+  a, _ = _restore_params(with_test, smoke_config, 'best')
+  b, _ = _restore_params(without, smoke_config, 'best')
+  np.testing.assert_array_equal(a['embedding'], b['embedding'])
+  # Selecting on test would have picked another epoch here, so the equal
+  # best epochs above show that test did not select.
+  best_test = max(evals, key=lambda r: (r['test/recall@20'], -r['epoch']))
+  assert best_test['epoch'] != final['best_epoch'], (
+      'the smoke run no longer separates the protocols; adjust the epochs')
+  # The final report's test metrics are those of the selected epoch.
+  at_best = [r for r in evals if r['epoch'] == final['best_epoch']][0]
+  assert final['test/recall@20'] == pytest.approx(at_best['test/recall@20'],
+                                                  abs=1e-6)
 
 
 def test_resume_accepts_a_run_saved_before_a_field_existed(smoke_config,
