@@ -170,6 +170,57 @@ def remove_edges(heads: np.ndarray, tails: np.ndarray, rate: float,
   return np.asarray(heads)[keep], np.asarray(tails)[keep]
 
 
+def directed_keep(num_edges: int, rate: float, seed: int) -> np.ndarray:
+  """bool [2E]: which directed edges survive, heads->tails then tails->heads.
+
+  One uniform draw per directed edge, as PyG's dropout_adj (without
+  force_undirected) makes one per column of its edge_index.
+  """
+  if not 0 <= rate < 1:
+    raise ValueError(f'Edge removal rate {rate} must be in [0, 1).')
+  return np.random.default_rng(seed).random(2 * num_edges) >= rate
+
+
+def directed_removal(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
+                     rate: float, seed: int,
+                     **padding) -> jraph.GraphsTuple:
+  """Drops each DIRECTED edge with probability `rate`: the authors' G_d.
+
+  PANE-GNN's code draws its distorted graph with PyG's dropout_adj on the
+  2E directed edges (heads->tails, then tails->heads; see directed_keep),
+  so an edge may keep one direction only, and normalises each kept edge
+  s->t by 1 / sqrt(d_in(s) d_in(t)) with in-degrees of the kept edges (0
+  where d_in(s) is 0). The result is stored in the usual symmetric
+  structure: a pair with at least one kept direction is an edge, and a
+  dropped direction has weight 0. Its weights are not symmetric: propagate
+  it with symmetric=False (ops.lightgcn_on_graph).
+
+  Args:
+    heads: int [E] one end of each undirected edge.
+    tails: int [E] the other end.
+    num_nodes: N.
+    rate: p in [0, 1).
+    seed: seed of the draw.
+    **padding: pad_nodes_to / pad_edges_to, see `from_undirected`.
+
+  Returns:
+    The padded GraphsTuple.
+  """
+  heads = np.asarray(heads, np.int64)
+  tails = np.asarray(tails, np.int64)
+  keep = directed_keep(len(heads), rate, seed)
+  forward, backward = keep[:len(heads)], keep[len(heads):]
+  receivers = np.concatenate([tails[forward], heads[backward]])
+  deg = np.bincount(receivers, minlength=num_nodes).astype(np.float64)
+  inv_sqrt = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1.0)), 0.0)
+  norm = inv_sqrt[heads] * inv_sqrt[tails]
+  pair = forward | backward
+  weights = np.concatenate([norm * forward, norm * backward])
+  weights = weights[np.concatenate([pair, pair])].astype(np.float32)
+  return from_undirected(heads[pair], tails[pair], num_nodes,
+                         weights=weights, **padding)
+
+
 def gcn_norm(senders: np.ndarray, receivers: np.ndarray, num_nodes: int,
              edge_weight: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray]:

@@ -161,6 +161,51 @@ def info_nce(view_a: jax.Array, view_b: jax.Array, ids: jax.Array,
   return jnp.where(valid, loss / jnp.maximum(row_mult, 1), 0.0)
 
 
+def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
+                        ids: list[jax.Array], valid: jax.Array,
+                        col_ids: list[jax.Array], col_valid: jax.Array,
+                        temperature: float) -> jax.Array:
+  """PANE-GNN's InfoNCE as the authors' code computes it, per row.
+
+  For each batch row b (repeats included) and node kinds k (users, rated
+  items), with f(x, y) = exp(cos(x, y) / tau):
+      loss_b = -log( sum_k f(a_k[b], b[ids_k[b]]) / S ),
+      S = sum_k sum_{rows r, columns c} f(a_k[r], b[col_ids_k[c]]),
+  one denominator shared by every row and both kinds. S runs over the
+  global batch (its partial sums are added over BATCH_AXIS).
+
+  Args:
+    views_a: per kind, float [B, d] first view of each row's node (v_u, v_i).
+    view_b: float [N, d] second view of every node (V~), indexed by id.
+    ids: per kind, int [B] node id of each row.
+    valid: bool [B] rows that take part (False on padding).
+    col_ids: per kind, int [C] node ids of the global batch's rows.
+    col_valid: bool [C] columns that take part.
+    temperature: tau.
+
+  Returns:
+    float [B] (0 on invalid rows).
+  """
+  positive, total = 0.0, 0.0
+  for a, own, cols in zip(views_a, ids, col_ids):
+    a = _normalise(a)
+    b_cols = _normalise(jnp.take(view_b, cols, axis=0, mode='clip'))
+    b_own = _normalise(jnp.take(view_b, own, axis=0, mode='clip'))
+    positive += jnp.exp(jnp.sum(a * b_own, axis=-1) / temperature)
+    pair = jnp.exp((a @ b_cols.T) / temperature)
+    total += jnp.sum(jnp.where(valid[:, None] & col_valid[None, :], pair, 0.0))
+  total = batch_sum(total)
+  return jnp.where(valid, jnp.log(total) - jnp.log(positive), 0.0)
+
+
+def batch_sum(x: jax.Array) -> jax.Array:
+  """The sum of a per-device value over the global batch's devices.
+
+  Call only inside the train step (it names BATCH_AXIS).
+  """
+  return jax.lax.psum(x, BATCH_AXIS)
+
+
 def gather_batch(x: jax.Array) -> jax.Array:
   """The global batch's values of a per-example array (all devices' shards).
 

@@ -298,21 +298,26 @@ def _layer_mean(impl: str, adj: Adjacency, weights: jax.Array, x: jax.Array,
   return total / (num_layers + 1)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 4))
-def _lightgcn(impl, adj, weights, x, num_layers):
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 4, 5))
+def _lightgcn(impl, adj, weights, x, num_layers, symmetric):
+  del symmetric
   return _layer_mean(impl, adj, weights, x, num_layers)
 
 
-def _lightgcn_fwd(impl, adj, weights, x, num_layers):
+def _lightgcn_fwd(impl, adj, weights, x, num_layers, symmetric):
+  del symmetric
   # A linear map keeps no activations: the backward needs the graph only.
   return _layer_mean(impl, adj, weights, x, num_layers), (adj, weights)
 
 
-def _lightgcn_bwd(impl, num_layers, residuals, g):
+def _lightgcn_bwd(impl, num_layers, symmetric, residuals, g):
   adj, weights = residuals
-  # The stack is sum_k A^k / (K + 1) with A symmetric: its transpose is
-  # itself, so the cotangent goes through the same K propagations (and half
-  # the additions autodiff of the layer loop would make).
+  # The stack is sum_k A^k / (K + 1); its transpose is sum_k (A^T)^k / (K + 1),
+  # the same K propagations with the reverse edges' weights. With A
+  # symmetric those are the weights themselves (and autodiff of the layer
+  # loop would make twice the additions).
+  if not symmetric:
+    weights = take_rows(weights, adj.reverse)
   return None, None, _layer_mean(impl, adj, weights, g, num_layers)
 
 
@@ -320,36 +325,43 @@ _lightgcn.defvjp(_lightgcn_fwd, _lightgcn_bwd)
 
 
 def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
-             num_layers: int, impl: str = 'auto') -> jax.Array:
+             num_layers: int, impl: str = 'auto',
+             symmetric: bool = True) -> jax.Array:
   """LightGCN's layer stack: mean of x, Ax, A^2 x, ..., A^K x.
 
-  The weights are the graph's fixed normalisation: symmetric (w(s->t) ==
-  w(t->s), as graphs.bipartite makes them) and constant, as for
-  jax.lax.stop_gradient(weights). Models that learn edge weights call
+  The weights are the graph's fixed normalisation, constant as for
+  jax.lax.stop_gradient(weights); usually symmetric (w(s->t) == w(t->s), as
+  graphs.bipartite makes them). Models that learn edge weights call
   `propagate` instead.
 
   Args:
     adj: Adjacency of the graph.
-    weights: float [E] symmetric normalised edge weights (D^-1/2 A D^-1/2).
+    weights: float [E] normalised edge weights (D^-1/2 A D^-1/2).
     x: float [N, d] layer-0 embeddings.
     num_layers: K >= 0.
     impl: propagation kernel, see `propagate`.
+    symmetric: whether w(s->t) == w(t->s) for every edge; False for a
+      directed graph stored with zero weights on its missing directions
+      (graphs.directed_removal), whose backward needs the reverse weights.
 
   Returns:
     float [N, d] the mean over layers 0..K.
   """
-  return _lightgcn(_resolve(impl), adj, weights, x, num_layers)
+  return _lightgcn(_resolve(impl), adj, weights, x, num_layers, symmetric)
 
 
 def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
-                      num_layers: int, impl: str = 'auto') -> jax.Array:
-  """LightGCN's layer mean over a symmetric graph from graphs.py.
+                      num_layers: int, impl: str = 'auto',
+                      symmetric: bool = True) -> jax.Array:
+  """LightGCN's layer mean over a graph from graphs.py.
 
   Args:
-    graph: padded graph with symmetric normalised weights (graphs.bipartite).
+    graph: padded graph with normalised weights (graphs.bipartite, or
+      graphs.directed_removal with symmetric=False).
     x: float [n, d] layer-0 embeddings of its first n (real) nodes.
     num_layers: K >= 0.
     impl: propagation kernel, see `propagate`.
+    symmetric: see `lightgcn`.
 
   Returns:
     float [n, d]: the mean of x, Ax, ..., A^K x on the real nodes.
@@ -357,7 +369,7 @@ def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
   n = x.shape[0]
   padded = jnp.pad(x, ((0, graph.nodes['in_edges'].shape[0] - n), (0, 0)))
   out = lightgcn(adjacency(graph), graph.edges['weight'], padded, num_layers,
-                 impl)
+                 impl, symmetric)
   return out[:n]
 
 

@@ -380,7 +380,7 @@ _TWO_DEVICES = textwrap.dedent('''
     from jaxrec import config as config_lib, tasks, train, train_state
 
     assert jax.local_device_count() == 2
-    config = config_lib.signed_model('smoke', 'pane_gnn', 'synthetic')
+    config = config_lib.signed_model({arg!r}, 'pane_gnn', 'synthetic')
     task = tasks.build(config)
     state = train_state.create(task, 0)
     batch = task.kind.batches(task, 1).batch(0, 0)
@@ -401,9 +401,14 @@ _TWO_DEVICES = textwrap.dedent('''
 ''')
 
 
-def test_two_devices_match_one_device_with_dropout_and_infonce():
-  """The contrastive term gathers the global batch; dropout keys agree."""
-  code = _TWO_DEVICES.format(repo=REPO)
+@pytest.mark.parametrize('arg', ['smoke', 'reference,smoke'])
+def test_two_devices_match_one_device_with_dropout_and_infonce(arg):
+  """The contrastive term gathers the global batch; dropout keys agree.
+
+  In reference mode the InfoNCE denominator and the batch size are sums over
+  both devices' shards.
+  """
+  code = _TWO_DEVICES.format(repo=REPO, arg=arg)
   for _ in range(3):
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
                           text=True, timeout=300)

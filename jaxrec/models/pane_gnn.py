@@ -19,14 +19,30 @@ Loss [16] = dual feedback-aware BPR [17] + lambda_1 InfoNCE(V, V~) [18]
 Ranking [13]: by z_u.z_i, with the items whose disinterest score v_u.v_i
 exceeds delta removed (ranked last).
 
-Two options follow the authors' code where it departs from the paper:
-config.model.bpr_ratings='all' replaces [17] by their loss, in which every
-rating, liked or not, trains both spaces (see dual_bpr); and
-config.model.mlp_input='table' feeds the MLP branch a second embedding
-table, as SiReN does, instead of Z^(0).
+Reference mode. Each place where the authors' code (May 2023, the version
+that matches the paper) departs from the paper has a switch; all of them
+together (config.pane_gnn_reference, `configs/pane_gnn_*.py:reference`)
+compute their loss and its gradient to float32 precision
+(benchmarks/parity/pane_gnn.py):
+  model.bpr_ratings='all'        every rating, liked or not, trains both
+                                 spaces (see dual_bpr), not eq. 17's split
+  model.mlp_input='table'        the MLP branch reads a second embedding
+                                 table (as SiReN), not Z^(0) (eq. 7)
+  model.l2_on='final'            L2 on the batch's final Z and V rows (u, i
+                                 and the K negatives), not layer 0 (eq. 16)
+  model.loss_reduction='code'    interest BPR and both L2 terms summed over
+                                 the batch, disinterest BPR and InfoNCE
+                                 averaged (their return line), not one mean
+  model.info_nce='batch_rows'    one denominator: the sum over all pairs of
+                                 the batch's user rows and of its item rows,
+                                 repeats included, not eq. 18 per distinct id
+  model.edge_removal_mode='directed'  G_d drops directed edges (PyG
+                                 dropout_adj) and normalises by in-degree
+  model.contrastive_weight=1.0   lambda_1 (the paper does not give it)
 
 G_d is drawn once per run (Algorithm 1, line 3, and the authors' code) from
-config.seed; edges are removed per undirected edge so G_d stays symmetric.
+config.seed; by default edges are removed per undirected edge so G_d stays
+symmetric, as the neighbour sets of eq. 10 assume.
 
 Ablations (config.model.variant, the paper's Table 4):
   A:    message passing on G_n only: no interest branch; the model ranks by
@@ -61,6 +77,16 @@ FEEDBACK = 'signed'
 BPR_RATINGS = ('own_graph', 'all')
 # The MLP branch's input: Z^(0) (eq. 7), or a table of its own (their code).
 MLP_INPUTS = ('z0', 'table')
+# Which rows the L2 term reads: layer 0 (eq. 16) or the final ones (code).
+L2_ON = ('layer0', 'final')
+# How the loss terms are reduced over a batch: one mean (the paper's sum of
+# terms, each per rating), or the authors' mix (see loss_fn).
+LOSS_REDUCTIONS = ('mean', 'code')
+# InfoNCE: eq. 18 over the batch's distinct ids, or the authors' one
+# denominator over all batch rows (losses.info_nce_batch_rows).
+INFO_NCES = ('distinct', 'batch_rows')
+# G_d: undirected edges removed (symmetric), or directed ones (their code).
+EDGE_REMOVAL_MODES = ('undirected', 'directed')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +138,7 @@ class PANEGNN(nn.Module):
     dropout: MLP and attention dropout.
     mlp_input: 'z0' or 'table' (see MLP_INPUTS).
     filter_threshold: delta of the ranking filter (eq. 13).
+    directed_view: G_d is directed (graphs.directed_removal).
     propagation: kernel, see ops.propagate.
   """
 
@@ -123,6 +150,7 @@ class PANEGNN(nn.Module):
   dropout: float = 0.5
   mlp_input: str = 'z0'
   filter_threshold: float = 0.5
+  directed_view: bool = False
   propagation: str = 'auto'
 
   @nn.compact
@@ -161,8 +189,9 @@ class PANEGNN(nn.Module):
                                        self.propagation)
       out['v0'] = v0
       if self.parts.contrastive and train:
-        out['v_tilde'] = ops.lightgcn_on_graph(graphs_in.distorted, v0, k,
-                                               self.propagation)
+        out['v_tilde'] = ops.lightgcn_on_graph(
+            graphs_in.distorted, v0, k, self.propagation,
+            symmetric=not self.directed_view)
     return out
 
 
@@ -199,8 +228,12 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   if not 0 <= m.edge_removal < 1:
     raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
                       f'in [0, 1).')
-  for key, value, choices in (('bpr_ratings', m.bpr_ratings, BPR_RATINGS),
-                              ('mlp_input', m.mlp_input, MLP_INPUTS)):
+  for key, choices in (('bpr_ratings', BPR_RATINGS),
+                       ('mlp_input', MLP_INPUTS), ('l2_on', L2_ON),
+                       ('loss_reduction', LOSS_REDUCTIONS),
+                       ('info_nce', INFO_NCES),
+                       ('edge_removal_mode', EDGE_REMOVAL_MODES)):
+    value = m[key]
     if value not in choices:
       raise ConfigError(f'config.model.{key}={value!r} is not one of '
                         f'{choices}.')
@@ -211,6 +244,7 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
                  parts=parts(config), embed_dim=m.embed_dim,
                  num_layers=m.num_layers, dropout=m.dropout,
                  mlp_input=m.mlp_input, filter_threshold=m.filter_threshold,
+                 directed_view=m.edge_removal_mode == 'directed',
                  propagation=m.propagation)
 
 
@@ -225,9 +259,16 @@ def inputs(config: ml_collections.ConfigDict, data: Dataset,
   pad = graph.nodes['in_edges'].shape[0]
   make = lambda users, items: graphs.bipartite(
       users, items, data.num_users, data.num_items, pad_nodes_to=pad)
-  kept = graphs.remove_edges(dislikes.user, dislikes.item,
-                             config.model.edge_removal, config.seed)
-  return SignedGraphs(graph, make(dislikes.user, dislikes.item), make(*kept))
+  m = config.model
+  if m.edge_removal_mode == 'directed':
+    distorted = graphs.directed_removal(
+        dislikes.user, dislikes.item + data.num_users,
+        data.num_users + data.num_items, m.edge_removal, config.seed,
+        pad_nodes_to=pad)
+  else:
+    distorted = make(*graphs.remove_edges(dislikes.user, dislikes.item,
+                                          m.edge_removal, config.seed))
+  return SignedGraphs(graph, make(dislikes.user, dislikes.item), distorted)
 
 
 # A table of embeddings and, per batch row, the rows of the user [B], the
@@ -295,6 +336,12 @@ def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
             config: ml_collections.ConfigDict) -> jax.Array:
   """Per-rating loss: eq. 17 + lambda_1 eq. 18 + lambda_2 L2 (eq. 16).
 
+  With model.loss_reduction='mean' the train step's mean over the global
+  batch of these values is eq. 16 per rating. With 'code' it is the
+  authors' loss: sum_batch (interest BPR + lambda_2 L2) + mean_batch
+  (disinterest BPR) + lambda_1 mean_batch (InfoNCE); the summed terms are
+  scaled here by the global batch's size, since the step divides by it.
+
   Runs inside the train step: the contrastive term gathers the global
   batch's ids over losses.BATCH_AXIS.
 
@@ -305,9 +352,9 @@ def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
     batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 like, -1
       dislike), 'neg' [B, K], 'mask' [B].
     rng: dropout key.
-    config: reads model.feedback_coef (b), model.bpr_ratings,
-      model.contrastive_weight (lambda_1), model.temperature (tau),
-      l2_weight (lambda_2).
+    config: reads model.feedback_coef (b), model.bpr_ratings, model.l2_on,
+      model.loss_reduction, model.info_nce, model.contrastive_weight
+      (lambda_1), model.temperature (tau), l2_weight (lambda_2).
 
   Returns:
     float [B].
@@ -322,20 +369,60 @@ def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
   z_rows = (jnp.arange(b), pos + b, neg + b)
   interest = (out['z'], *z_rows) if 'z' in out else None
   disinterest = (out['v'], *node) if 'v' in out else None
-  loss = dual_bpr(interest, disinterest, batch['sign'] > 0, m.feedback_coef,
-                  m.bpr_ratings)
-  # L2 on the batch's layer-0 rows (Theta_Emb), both tables.
-  for table in ('z0', 'v0'):
-    if table in out:
-      loss += config.l2_weight * losses.row_squared_norms(out[table], *node)
+  liked = batch['sign'] > 0
+  # L2 on the batch's rows (u, i and the negatives) of both spaces: layer 0
+  # (Theta_Emb, eq. 16) or the final embeddings (the authors' code).
+  l2_rows = ({'z0': node, 'v0': node} if m.l2_on == 'layer0'
+             else {'z': z_rows, 'v': node})
+  l2 = [config.l2_weight * losses.row_squared_norms(out[t], *rows)
+        for t, rows in l2_rows.items() if t in out]
+  contrastive = []
   if 'v_tilde' in out and m.contrastive_weight:
-    valid = batch['mask'] > 0
-    all_valid = losses.gather_batch(valid)
-    for ids in node[:2]:  # The batch's users, then its rated items.
-      loss += m.contrastive_weight * losses.info_nce(
-          ops.take_rows(out['v'], ids), out['v_tilde'], ids, valid,
-          losses.gather_batch(ids), all_valid, m.temperature)
-  return loss
+    contrastive = [m.contrastive_weight * c for c in _info_nce(
+        m, out['v'], out['v_tilde'], node[:2], batch['mask'] > 0)]
+  if m.loss_reduction == 'mean':
+    loss = dual_bpr(interest, disinterest, liked, m.feedback_coef,
+                    m.bpr_ratings)
+    for term in l2 + contrastive:
+      loss += term
+    return loss
+  # The authors' reductions. The step divides the sum over the global batch
+  # by its size, so the terms they sum are multiplied by it here.
+  summed = sum(l2)
+  if interest is not None:
+    summed += dual_bpr(interest, None, liked, m.feedback_coef, m.bpr_ratings)
+  averaged = sum(contrastive)
+  if disinterest is not None:
+    averaged += dual_bpr(None, disinterest, liked, m.feedback_coef,
+                         m.bpr_ratings)
+  return losses.batch_sum(jnp.sum(batch['mask'])) * summed + averaged
+
+
+def _info_nce(m: ml_collections.ConfigDict, v: jax.Array, v_tilde: jax.Array,
+              ids: tuple[jax.Array, jax.Array],
+              valid: jax.Array) -> list[jax.Array]:
+  """Eq. 18 between V and V~ for the batch's users and rated items.
+
+  Args:
+    m: config.model (info_nce, temperature).
+    v: float [N, H] V.
+    v_tilde: float [N, H] V~.
+    ids: (int [B] user node ids, int [B] item node ids).
+    valid: bool [B] real rows.
+
+  Returns:
+    float [B] terms to add: one per node kind (users, items) for eq. 18, a
+    single one for the authors' one-denominator form.
+  """
+  all_valid = losses.gather_batch(valid)
+  all_ids = [losses.gather_batch(i) for i in ids]
+  if m.info_nce == 'batch_rows':
+    return [losses.info_nce_batch_rows(
+        [ops.take_rows(v, i) for i in ids], v_tilde, ids, valid, all_ids,
+        all_valid, m.temperature)]
+  return [losses.info_nce(ops.take_rows(v, i), v_tilde, i, valid, c,
+                          all_valid, m.temperature)
+          for i, c in zip(ids, all_ids)]
 
 
 def eval_outputs(model: PANEGNN, params,
