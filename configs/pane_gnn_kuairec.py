@@ -18,7 +18,7 @@ from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None for the full run, 'smoke' for a seconds-long check."""
+  """arg: None, 'smoke' (seconds), 'reference' (the authors' code), or both."""
   c = config_lib.signed_model(arg, 'pane_gnn', 'kuairec')
   c.lock()
   return c
