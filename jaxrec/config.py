@@ -65,7 +65,8 @@ def base() -> ml_collections.ConfigDict:
 
   c.data = ml_collections.ConfigDict()
   # 'synthetic' (built in), 'auto' (detect from path), 'movielens',
-  # 'recbole', 'lightgcn_text' or 'triples'.
+  # 'recbole', 'lightgcn_text', 'triples', 'grcn', 'mmrec', 'fold_files' or
+  # 'csv'.
   c.data.format = 'synthetic'
   c.data.path = ''
   # Printed when data.path is missing: how to get this dataset.
@@ -106,6 +107,14 @@ def base() -> ml_collections.ConfigDict:
       rating_column='watch_ratio', time_column='', sep=',',
       train_file='big_matrix.csv', val_file='', test_file='small_matrix.csv'))
   c.data.synthetic = synthetic_data()
+  # data.format='mmrec' (enoche/MMRec's folders data/NAME/): MMRec's config
+  # names (inter_file_name, USER_ID_FIELD, ITEM_ID_FIELD,
+  # inter_splitting_label, field_separator, vision_feature_file,
+  # text_feature_file, filter_out_cod_start_users); inter_file '' = NAME.inter.
+  c.data.mmrec = ml_collections.ConfigDict(dict(
+      inter_file='', user_column='userID', item_column='itemID',
+      split_column='x_label', sep='\t', vision_feature_file='image_feat.npy',
+      text_feature_file='text_feat.npy', filter_cold_start_users=True))
   # data.format='grcn' (the GRCN/MMGCN folder layout): sizes when they
   # cannot be inferred (0 = infer), and the built-in synthetic data used
   # when data.path is empty (written in the same layout, real widths).
@@ -153,6 +162,11 @@ def base() -> ml_collections.ConfigDict:
   c.model.edge_dropout = 0.0
   c.model.has_act = False
   c.model.has_norm = True
+  # GRCN's content MLP init ('lecun', 'torch' = the official code, 'xavier'
+  # = MMRec) and L2 term ('official', or 'mmrec' with MMRec's extra term);
+  # see jaxrec/models/grcn.py.
+  c.model.mlp_init = 'lecun'
+  c.model.l2_variant = 'official'
   # PANE-GNN and SiReN (signed feedback; the dropout above is the MLP and
   # attention dropout): variant (PANE-GNN's ablations 'A', 'B', 'C', 'D' or
   # 'full'), feedback-aware coefficient b of the dual BPR (SiReN: the
@@ -263,6 +277,36 @@ def grcn(arg: str | None, preset: str) -> ml_collections.ConfigDict:
   elif arg:
     raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
   return c
+
+
+GRCN_REFERENCES = ('official', 'mmrec')
+
+
+def grcn_reference(c: ml_collections.ConfigDict, flavour: str) -> None:
+  """GRCN as an author's code computes it (benchmarks/parity/grcn.py).
+
+  'official' (weiyinwei/GRCN, the README commands): nn.Linear's default MLP
+  init; everything else is already jaxrec's default. 'mmrec'
+  (enoche/MMRec's models/grcn.py): hard pruning (its self.pruning = True),
+  no acoustic branch, Xavier MLP init, and its L2 term with the whole visual
+  preference table. Neither changes evaluation: jaxrec keeps its clean
+  forward and -inf masks (see README, Fidelity).
+
+  Args:
+    c: a GRCN config.
+    flavour: one of GRCN_REFERENCES.
+  """
+  if flavour not in GRCN_REFERENCES:
+    raise ValueError(f'grcn_reference: {flavour!r} is not one of '
+                     f'{GRCN_REFERENCES}.')
+  c.model.routing = 'official'
+  if flavour == 'official':
+    c.model.mlp_init = 'torch'
+    return
+  c.model.hard_pruning = True
+  c.model.has_a = False
+  c.model.mlp_init = 'xavier'
+  c.model.l2_variant = 'mmrec'
 
 
 SIGNED_DATASETS = ('ml-1m', 'ml-100k', 'kuairec', 'synthetic')

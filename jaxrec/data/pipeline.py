@@ -17,6 +17,7 @@ from jaxrec.data import fold_files
 from jaxrec.data import grcn_layout
 from jaxrec.data import item_graph
 from jaxrec.data import lightgcn_text
+from jaxrec.data import mmrec
 from jaxrec.data import movielens
 from jaxrec.data import recbole
 from jaxrec.data import splits
@@ -41,6 +42,11 @@ LOADERS: dict[str, Callable[[str, ml_collections.ConfigDict], Dataset]] = {
         p, c.duplicates),
     'triples': lambda p, c: triples.load_triples(p, c.duplicates),
     'grcn': _load_grcn,
+    'mmrec': lambda p, c: mmrec.load_mmrec(
+        p, c.mmrec.inter_file, c.mmrec.user_column, c.mmrec.item_column,
+        c.mmrec.split_column, c.mmrec.sep, c.mmrec.vision_feature_file,
+        c.mmrec.text_feature_file, c.mmrec.filter_cold_start_users,
+        c.duplicates),
     'fold_files': lambda p, c: fold_files.load_fold_files(
         p, c.num_folds, c.fold, c.fold_pattern, c.duplicates),
     'csv': lambda p, c: csv_files.load_csv(
@@ -53,7 +59,14 @@ SPLITS = ('given', 'ratio', 'kfold')
 FEEDBACKS = ('implicit', 'signed')
 # Formats whose loader already splits train from test by their files, so
 # that data.split must be 'given'.
-PRESPLIT = ('fold_files',)
+PRESPLIT = ('fold_files', 'mmrec')
+
+
+def _inter_format(path: str) -> str:
+  """'recbole' for a typed header (user_id:token ...), else 'mmrec'."""
+  with open(path, 'rb') as f:
+    header = f.readline().decode('utf-8', 'replace')
+  return 'recbole' if ':' in header else 'mmrec'
 
 
 def detect_format(path: str) -> str:
@@ -61,13 +74,14 @@ def detect_format(path: str) -> str:
   if os.path.isfile(path):
     name = os.path.basename(path)
     if name.endswith('.inter'):
-      return 'recbole'
+      return _inter_format(path)
     if name in ('u.data', 'ratings.dat', 'ratings.csv'):
       return 'movielens'
   elif os.path.isdir(path):
     names = set(os.listdir(path))
-    if any(n.endswith('.inter') for n in names):
-      return 'recbole'
+    inters = sorted(n for n in names if n.endswith('.inter'))
+    if inters:
+      return _inter_format(os.path.join(path, inters[0]))
     if names & {'u.data', 'ratings.dat', 'ratings.csv'}:
       return 'movielens'
   raise DataError(

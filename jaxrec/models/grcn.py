@@ -44,6 +44,14 @@ MODALITIES = ('visual', 'acoustic', 'textual')
 WEIGHT_MODES = ('mean', 'max', 'confid')
 FUSION_MODES = ('concat', 'mean', 'id')
 ROUTINGS = ('official', 'paper')
+# How the content MLP starts (the authors' codes differ; the paper is
+# silent): 'lecun' (flax's Dense: LeCun-normal kernel, zero bias), 'torch'
+# (the official code's nn.Linear default: kernel and bias U(+-1/sqrt(d_in)))
+# or 'xavier' (MMRec: Xavier-normal kernel, the nn.Linear bias).
+MLP_INITS = ('lecun', 'torch', 'xavier')
+# The L2 term: 'official' (the official code, see loss_fn) or 'mmrec'
+# (MMRec's GRCN adds the mean square of the whole visual preference table).
+L2_VARIANTS = ('official', 'mmrec')
 
 
 def _normalise(x: jax.Array) -> jax.Array:
@@ -53,6 +61,23 @@ def _normalise(x: jax.Array) -> jax.Array:
 
 def _pad_rows(x: jax.Array, n: int) -> jax.Array:
   return jnp.pad(x, ((0, n - x.shape[0]), (0, 0)))
+
+
+def _torch_uniform(fan_in: int):
+  """nn.Linear's default init for a layer with fan_in inputs: U(+-1/sqrt)."""
+  bound = 1.0 / np.sqrt(max(fan_in, 1))
+  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
+      key, shape, dtype, -bound, bound)
+
+
+def _dense(dim: int, fan_in: int, init: str) -> nn.Dense:
+  """The content MLP layer with the initialisation named by `init`."""
+  if init == 'lecun':
+    return nn.Dense(dim, name='mlp')
+  kernel = (_torch_uniform(fan_in) if init == 'torch'
+            else nn.initializers.xavier_normal())
+  return nn.Dense(dim, kernel_init=kernel, bias_init=_torch_uniform(fan_in),
+                  name='mlp')
 
 
 class Content(nn.Module):
@@ -65,12 +90,13 @@ class Content(nn.Module):
   num_items: int
   dim: int
   vocab: int = 0
+  init: str = 'lecun'
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """x: float [I, d] features, or int [2, n] (item, word) pairs if vocab."""
     if not self.vocab:
-      return nn.leaky_relu(nn.Dense(self.dim, name='mlp')(x))
+      return nn.leaky_relu(_dense(self.dim, x.shape[-1], self.init)(x))
     words = self.param('words', nn.initializers.xavier_normal(),
                        (self.vocab, self.dim))
     total = jax.ops.segment_sum(words[x[1]], x[0], self.num_items)
@@ -97,6 +123,7 @@ class GRCN(nn.Module):
     has_act: leaky_relu after each aggregation.
     has_norm: L2-normalise preferences, content and id embeddings.
     propagation: kernel, see ops.propagate.
+    mlp_init: one of MLP_INITS.
   """
 
   num_users: int
@@ -114,6 +141,7 @@ class GRCN(nn.Module):
   has_act: bool = False
   has_norm: bool = True
   propagation: str = 'auto'
+  mlp_init: str = 'lecun'
 
   def _maybe_norm(self, x):
     return _normalise(x) if self.has_norm else x
@@ -156,7 +184,7 @@ class GRCN(nn.Module):
       vocab = dict(self.bag_vocab).get(m, 0)
       x = inputs['bags'][m] if vocab else inputs['features'][m]
       f = self._maybe_norm(Content(self.num_items, self.content_dim, vocab,
-                                   name=m)(x))
+                                   self.mlp_init, name=m)(x))
       p = self._maybe_norm(raw_pref)
       if self.routing == 'paper':
         into_users = mask & (adj.receivers < u)
@@ -243,7 +271,9 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
   m = config.model
   for key, value, choices in (('weight_mode', m.weight_mode, WEIGHT_MODES),
                               ('fusion_mode', m.fusion_mode, FUSION_MODES),
-                              ('routing', m.routing, ROUTINGS)):
+                              ('routing', m.routing, ROUTINGS),
+                              ('mlp_init', m.mlp_init, MLP_INITS),
+                              ('l2_variant', m.l2_variant, L2_VARIANTS)):
     if value not in choices:
       raise ConfigError(f'config.model.{key}={value!r} is not one of '
                         f'{choices}.')
@@ -264,7 +294,7 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
               weight_mode=m.weight_mode, fusion_mode=m.fusion_mode,
               hard_pruning=m.hard_pruning, edge_dropout=m.edge_dropout,
               has_act=m.has_act, has_norm=m.has_norm,
-              propagation=m.propagation)
+              propagation=m.propagation, mlp_init=m.mlp_init)
 
 
 def inputs(config: ml_collections.ConfigDict, data: Dataset,
@@ -289,6 +319,9 @@ def loss_fn(model: GRCN, params, inputs: dict[str, Any],
   of the batch's users and items + mean of squared raw preferences of the
   batch's users), is per example (1/E)(|e_u|^2 + |e_pos|^2 / 2 +
   |e_neg|^2 / 2) + sum_m (1/C)|P_m[u]|^2, so its batch mean equals theirs.
+  config.model.l2_variant='mmrec' adds what MMRec's GRCN adds: the mean
+  square of the WHOLE visual preference table (every user, every step), the
+  same for every example.
 
   Args:
     model: the module.
@@ -312,6 +345,8 @@ def loss_fn(model: GRCN, params, inputs: dict[str, Any],
          losses.l2(raw_id[neg])) / model.embed_dim
   for p in out['preference'].values():
     reg = reg + 2 * losses.l2(p[user]) / model.content_dim
+  if config.model.l2_variant == 'mmrec' and 'visual' in out['preference']:
+    reg = reg + jnp.mean(jnp.square(out['preference']['visual']))
   return losses.bpr(s_pos, s_neg) + config.l2_weight * reg
 
 
