@@ -15,12 +15,15 @@ How the settings were chosen:
     trainer defaults (overall.yaml: learning_rate 0.001, train_batch_size
     2048) and a value in its GRCN grid (reg_weight 1e-5 ... 0.1). Measured
     here (benchmarks/grcn_mostpop.py, leave-one-out ML-100K in MMRec's
-    layout): at the README's lr 1e-4, GRCN is below MostPop for its first
-    ~30 epochs (1,500 steps) and still rising after 150, so a stopping rule
-    counted in epochs ends it early on a smaller dataset; at 1e-3 it passes
-    MostPop within a few epochs. On the real data behind the report that
-    led here (Amazon-like, one test item per user), lr 1e-4 stopped at epoch
-    70 below MostPop and 1e-3 reached 0.077 recall@20 (published 0.080).
+    layout with 6 train items per user, results/grcn_mostpop.json): at the
+    README's lr 1e-4, jaxrec's GRCN and MMRec's own GRCN on the same files
+    both ended below MostPop (test recall@20 0.069-0.070 against
+    0.087-0.089), still rising when 20 epochs without a gain stopped them;
+    the learned edge confidences barely leave their initial scale. At 1e-3
+    both pass it (jaxrec 0.093, 0.098 in reference mode; MMRec's code
+    0.091). On the real data behind the report that led here (Amazon-like,
+    one test item per user), lr 1e-4 stopped at epoch 70 below MostPop and
+    1e-3 reached 0.077 recall@20 (published 0.080).
   - Selection and early stopping: MMRec's (valid_metric Recall@20,
     stopping_step 20, evaluation every epoch). With one validation item per
     user, recall@10 is a noisier signal than recall@20.
