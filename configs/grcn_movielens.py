@@ -23,7 +23,7 @@ README's command (paper / authors' code; batch 1024, 64-d, 3 routing
 iterations). Stopping rule: the authors' code stops after 20 epochs without
 a gain in TEST recall@10; jaxrec keeps 20 evaluations (one per epoch) but on
 validation recall@10. Measured here (benchmarks/grcn_mostpop.py): at lr 1e-4
-GRCN warms up slowly, in updates per user: on leave-one-out ML-100K with
+GRCN warms up slowly: on leave-one-out ML-100K with
 57 train items per user it passed MostPop after ~30 epochs, with 6 per user
 it was still below MostPop when this rule stopped it (epoch 142), as was
 MMRec's own GRCN under MMRec's rule (epoch 202).
