@@ -21,7 +21,7 @@ How the settings were chosen:
     0.087-0.089), still rising when 20 epochs without a gain stopped them;
     the learned edge confidences barely leave their initial scale. At 1e-3
     both pass it (jaxrec 0.093, 0.098 in reference mode; MMRec's code
-    0.091). On the real data behind the report that led here (Amazon-like,
+    0.091). On the real data behind the report that led here (two modalities,
     one test item per user), lr 1e-4 stopped at epoch 70 below MostPop and
     1e-3 reached 0.077 recall@20 (published 0.080).
   - Selection and early stopping: MMRec's (valid_metric Recall@20,

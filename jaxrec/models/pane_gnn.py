@@ -23,7 +23,7 @@ Reference mode. Each place where the authors' code (May 2023, the version
 that matches the paper) departs from the paper has a switch; all of them
 together (config.pane_gnn_reference, `configs/pane_gnn_*.py:reference`)
 compute their loss and its gradient to float32 precision
-(benchmarks/parity/pane_gnn.py):
+(benchmarks/parity/signed.py):
   model.bpr_ratings='all'        every rating, liked or not, trains both
                                  spaces (see dual_bpr), not eq. 17's split
   model.mlp_input='table'        the MLP branch reads a second embedding
