@@ -119,6 +119,25 @@ def compare(pairs: Iterable[tuple[str, Any, Any]]) -> dict[str, dict]:
   return out
 
 
+def evaluate_outputs(task, outputs) -> dict[str, dict[str, float]]:
+  """jaxrec's full-ranking evaluation of given outputs on val and test.
+
+  Level 3 scores the authors' embeddings with it, so both sides of a run
+  are measured by one evaluation.
+
+  Args:
+    task: a jaxrec user-item task (its data, config and model's score).
+    outputs: what task.model_lib.score reads (e.g. their embeddings).
+  """
+  from jaxrec import metrics  # pylint: disable=g-import-not-at-top
+  from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
+  c, ds = task.config, task.data
+  return {split: metrics.evaluate(
+      task.model_lib.score, outputs, user_item.truth(ds, split),
+      user_item.exclude(ds, split), ds.num_items, c.eval_ks,
+      c.eval_chunk_size) for split in ('val', 'test')}
+
+
 def write(key: str, entry: dict, path: str = RESULTS) -> None:
   """Merges {key: entry} into the parity JSON (other keys kept)."""
   data = {}

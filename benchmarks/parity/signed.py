@@ -116,9 +116,9 @@ def _fusion_grads(module):
   g = lambda p: p.grad.numpy()
   mlp = {f'Dense_{k}': {'kernel': g(layer.weight).T, 'bias': g(layer.bias)}
          for k, layer in enumerate(module.mlps)}
+  hidden = {'kernel': g(module.attn.weight).T, 'bias': g(module.attn.bias)}
   return {'mlp': mlp, 'attention': {
-      'hidden': {'kernel': g(module.attn.weight).T, 'bias': g(module.attn.bias)},
-      'query': {'kernel': g(module.q.weight).T}}}
+      'hidden': hidden, 'query': {'kernel': g(module.q.weight).T}}}
 
 
 def _flat(tree, prefix=''):

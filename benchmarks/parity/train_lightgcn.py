@@ -143,17 +143,6 @@ def _check_config(config) -> None:
     raise ValueError('their loop needs a batch size (config.batch_size > 0).')
 
 
-def _evaluate(task, outputs) -> dict[str, dict[str, float]]:
-  """jaxrec's evaluation of given outputs on val and test."""
-  from jaxrec import metrics  # pylint: disable=g-import-not-at-top
-  from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
-  c, ds = task.config, task.data
-  return {split: metrics.evaluate(
-      task.model_lib.score, outputs, user_item.truth(ds, split),
-      user_item.exclude(ds, split), ds.num_items, c.eval_ks,
-      c.eval_chunk_size) for split in ('val', 'test')}
-
-
 def _per_user(rows, num_users: int) -> list[np.ndarray]:
   order = np.lexsort((rows.item, rows.user))
   users, items = rows.user[order], rows.item[order]
@@ -281,7 +270,7 @@ def run_theirs(config) -> dict:
     with torch.no_grad():
       users, items = net.computer()
     outputs = (jnp.asarray(users.numpy()), jnp.asarray(items.numpy()))
-    result = _evaluate(task, outputs)
+    result = common.evaluate_outputs(task, outputs)
     eval_seconds = time.perf_counter() - start
     record = {'epoch': epoch, 'loss': loss, 'eval_seconds': eval_seconds,
               **result}

@@ -64,17 +64,6 @@ def _peak_rss_gb() -> float:
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
-def _evaluate(task, outputs) -> dict[str, dict[str, float]]:
-  """jaxrec's evaluation of given outputs on val and test."""
-  from jaxrec import metrics  # pylint: disable=g-import-not-at-top
-  from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
-  c, ds = task.config, task.data
-  return {split: metrics.evaluate(
-      task.model_lib.score, outputs, user_item.truth(ds, split),
-      user_item.exclude(ds, split), ds.num_items, c.eval_ks,
-      c.eval_chunk_size) for split in ('val', 'test')}
-
-
 def _their_outputs(torch, ref, model: str, u: int, threshold: float):
   """Their embeddings as the outputs jaxrec's score functions read."""
   ref.eval()
@@ -156,8 +145,8 @@ def run_theirs(config) -> dict:
     seconds.append(time.perf_counter() - start)
     if epoch % _EVAL_EVERY.value == 0:
       start = time.perf_counter()
-      result = _evaluate(task, _their_outputs(torch, ref, model, u,
-                                              m.filter_threshold))
+      outputs = _their_outputs(torch, ref, model, u, m.filter_threshold)
+      result = common.evaluate_outputs(task, outputs)
       curve.append({'epoch': epoch, 'loss': float(loss),
                     'eval_seconds': time.perf_counter() - start, **result})
       print(json.dumps({'epoch': epoch, 'loss': float(loss),
