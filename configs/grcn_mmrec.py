@@ -38,10 +38,7 @@ from jaxrec import config as config_lib
 
 def get_config(arg: str | None = None):
   """arg: None, 'smoke', 'reference' or 'reference,smoke'."""
-  words = set(arg.split(',')) if arg else set()
-  if words - {'smoke', 'reference'}:
-    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke', "
-                     f"':reference', ':reference,smoke' or none.")
+  words = config_lib.variant_words(arg)
   c = config_lib.grcn('smoke' if 'smoke' in words else None, 'movielens')
   c.data.format = 'mmrec'
   c.data.path = 'data/baby'

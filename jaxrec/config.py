@@ -415,10 +415,7 @@ def signed_model(arg: str | None, model: str,
     c.num_epochs *= 3  # lr 1e-3: it peaks after 115-300 epochs on ML-100K.
   c.eval_every_epochs = 5
   c.patience = 4
-  words = set(arg.split(',')) if arg else set()
-  if words - {'smoke', 'reference'}:
-    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke', "
-                     f"':reference', ':reference,smoke' or none.")
+  words = variant_words(arg)
   if 'reference' in words and model == 'pane_gnn':
     pane_gnn_reference(c)
   if 'smoke' in words:
@@ -431,6 +428,19 @@ def signed_model(arg: str | None, model: str,
     c.data.synthetic.num_items = 100
     c.data.synthetic.num_clusters = 4
   return c
+
+
+def variant_words(arg: str | None) -> set[str]:
+  """The words of a config variant ('smoke', 'reference', 'reference,smoke').
+
+  Raises:
+    ValueError: a word other than 'smoke' or 'reference'.
+  """
+  words = set(arg.split(',')) if arg else set()
+  if words - {'smoke', 'reference'}:
+    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke', "
+                     f"':reference', ':reference,smoke' or none.")
+  return words
 
 
 def pane_gnn_reference(c: ml_collections.ConfigDict) -> None:

@@ -19,13 +19,13 @@ switch them.
 
 from __future__ import annotations
 
-import glob
 import os
 
 from absl import logging
 import numpy as np
 
 from jaxrec.data import readers
+from jaxrec.data import recbole
 from jaxrec.data import safe_pickle
 from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
@@ -52,14 +52,9 @@ def find_inter(path: str, inter_file: str = '') -> str:
                        '.inter')
   if os.path.isfile(named):
     return named
-  found = sorted(glob.glob(os.path.join(path, '*.inter')))
-  if len(found) != 1:
-    listed = ', '.join(os.path.basename(f) for f in found) or 'none'
-    raise DataError(
-        f'{path} holds {len(found)} *.inter files ({listed}); expected '
-        f'{_EXPECTED}. Fix: name the file with --config.data.mmrec.'
-        f'inter_file=FILE (MMRec\'s inter_file_name).')
-  return found[0]
+  return recbole.find_inter(
+      path, _EXPECTED, 'name the file with --config.data.mmrec.inter_file='
+      'FILE (MMRec\'s inter_file_name)')
 
 
 def _read_inter(path: str, sep: str, user: str, item: str,

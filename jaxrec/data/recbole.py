@@ -24,18 +24,25 @@ _EXPECTED_INTER = (f'a RecBole .inter file: a tab-separated header of '
                    f'interaction per line')
 
 
-def find_inter(path: readers.PathLike) -> str:
-  """The .inter file at path: itself, or the one *.inter in the folder."""
+def find_inter(path: readers.PathLike, expected: str = _EXPECTED_INTER,
+               fix: str = 'point the path at the .inter file itself') -> str:
+  """The .inter file at path: itself, or the one *.inter in the folder.
+
+  Args:
+    path: a file or a folder.
+    expected: what the error says the file should be.
+    fix: what the error tells the user to do when a folder holds no or
+      several *.inter files.
+  """
   path = os.fspath(path)
   if not os.path.isdir(path):
-    return readers.require_file(path, _EXPECTED_INTER)
+    return readers.require_file(path, expected)
   found = sorted(glob.glob(os.path.join(path, '*.inter')))
   if len(found) != 1:
     listed = ', '.join(os.path.basename(f) for f in found) or 'none'
     raise DataError(
         f'{path} holds {len(found)} *.inter files ({listed}); expected '
-        f'exactly one, {_EXPECTED_INTER}. Fix: point the path at the .inter '
-        f'file itself.')
+        f'exactly one, {expected}. Fix: {fix}.')
   return found[0]
 
 
