@@ -3,7 +3,7 @@
 Candidates (JAX): plain segment_sum on unsorted edges, segment_sum on sorted
 receivers, jax.experimental.sparse BCOO and BCSR products (their own
 autodiff), and jaxrec's two kernels with the reverse-edge custom VJP
-('segment_sum' and 'csr', see jaxrec/ops.py). When torch is importable:
+('segment_sum' and 'csr', see jaxrec/kernels.py). When torch is importable:
 torch's CSR and COO sparse products and index_add, timed in the same run.
 
 Graphs: random bipartite user-item graphs with Zipf item popularity,
@@ -34,6 +34,7 @@ import numpy as np
 from jax.experimental import sparse
 
 from jaxrec import graphs
+from jaxrec import kernels
 from jaxrec import ops
 
 _SIZES = flags.DEFINE_list('sizes', ['0.1M', '1.6M', '10M'],
@@ -235,7 +236,7 @@ def main(argv):
       entry['ratio_torch_csr_over_fastest'] = torch_csr / entry['fwd_bwd_ms']
     summary[size] = entry
     print(f'  fastest JAX fwd+bwd: {best}', flush=True)
-  result = {'machine': machine(), 'default_impl': ops.default_impl(),
+  result = {'machine': machine(), 'default_impl': kernels.default_impl(),
             'results': records, 'summary': summary}
   os.makedirs(os.path.dirname(os.path.abspath(_OUT.value)), exist_ok=True)
   with open(_OUT.value, 'w') as f:

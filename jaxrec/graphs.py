@@ -11,7 +11,7 @@ reverse t->s), edges sorted by (receiver, sender), and these edge fields:
 
 Sorted receivers make the edge list a CSR matrix (row = receiver), which is
 what the fast propagation kernels need; `reverse` gives the transposed matrix
-without a second copy of the structure (see ops.py).
+without a second copy of the structure (see kernels.py).
 
 Padding follows jraph: one extra graph holds the padding nodes (at least
 one) and all padding edges; padding edges are self loops on the first padding
@@ -83,14 +83,7 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
   if weights is None:
     weights = symmetric_norm(senders, receivers, num_nodes)
   fields = {'weight': np.asarray(weights, np.float32), **(edge_fields or {})}
-  # Edge k's reverse is k + E (and vice versa) before sorting.
-  reverse = np.concatenate([np.arange(num_edges, 2 * num_edges),
-                            np.arange(num_edges)])
-  order = np.lexsort((senders, receivers))
-  position = np.empty_like(order)
-  position[order] = np.arange(len(order))
-  senders, receivers = senders[order], receivers[order]
-  reverse = position[reverse[order]]
+  order, senders, receivers, reverse = _sort_by_receiver(senders, receivers)
 
   n_node = pad_nodes_to or bucket(num_nodes + 1)
   n_edge = pad_edges_to or bucket(2 * num_edges)
@@ -116,6 +109,29 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
       n_node=np.array([num_nodes, n_node - num_nodes], np.int32),
       n_edge=np.array([2 * num_edges, pad_e], np.int32),
   )
+
+
+def _sort_by_receiver(senders: np.ndarray, receivers: np.ndarray
+                      ) -> tuple[np.ndarray, ...]:
+  """Sorts the 2E edges heads->tails, then tails->heads, into CSR order.
+
+  Args:
+    senders: int [2E] sender of each edge; edge k + E is the reverse of k.
+    receivers: int [2E] its receiver.
+
+  Returns:
+    (order, senders, receivers, reverse): int [2E] each: the permutation
+    that sorts the edges by (receiver, sender), the sorted senders and
+    receivers, and the sorted index of each sorted edge's reverse.
+  """
+  num_edges = len(senders) // 2
+  # Edge k's reverse is k + E (and vice versa) before sorting.
+  reverse = np.concatenate([np.arange(num_edges, 2 * num_edges),
+                            np.arange(num_edges)])
+  order = np.lexsort((senders, receivers))
+  position = np.empty_like(order)
+  position[order] = np.arange(len(order))
+  return order, senders[order], receivers[order], position[reverse[order]]
 
 
 def _pad(x: np.ndarray, n: int) -> np.ndarray:

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from jaxrec import graphs
+from jaxrec import kernels
 from jaxrec import ops
 
-IMPLS = sorted(ops.KERNELS)
+IMPLS = sorted(kernels.KERNELS)
 
 
 def _tiny_bipartite():
@@ -212,7 +213,7 @@ def test_chunked_edge_dot_equals_one_pass(monkeypatch):
   loss = lambda x, y: jnp.sum(jnp.sin(ops.edge_dot(adj, x, y, 'csr')))
   want = ops.edge_dot(adj, x, y, 'segment_sum')
   want_grad = jax.grad(loss, argnums=(0, 1))(x, y)
-  monkeypatch.setattr(ops, 'EDGE_CHUNK', 64)
+  monkeypatch.setattr(kernels, 'EDGE_CHUNK', 64)
   assert g.senders.shape[0] % 64 == 0 and g.senders.shape[0] > 64
   np.testing.assert_allclose(jax.jit(lambda x, y: ops.edge_dot(
       adj, x, y, 'csr'))(x, y), want, rtol=1e-5, atol=1e-6)
@@ -221,5 +222,5 @@ def test_chunked_edge_dot_equals_one_pass(monkeypatch):
 
 
 def test_chunked_weight_gradient_equals_dense(monkeypatch):
-  monkeypatch.setattr(ops, 'EDGE_CHUNK', 64)
+  monkeypatch.setattr(kernels, 'EDGE_CHUNK', 64)
   test_propagate_gradients_equal_dense('csr')
