@@ -5,15 +5,15 @@ for each method, the mean and standard deviation of each test metric over
 the folds; on datasets with a given split (KuaiRec) they repeat the run with
 different seeds instead. run() trains those runs, each with
 jaxrec.train.train_and_evaluate in a folder of its own, and writes
-WORKDIR/cv.json; format_table() turns one or more such results into the
-papers' Markdown table (mean±std in percent).
+WORKDIR/cv.json; load() reads it back, and cv_tables.py turns one or more
+such results into the papers' Markdown table (mean±std in percent).
 
-Two protocols, side by side in format_comparison(): 'val-selected' scores
-each run's checkpoint chosen on validation (jaxrec's number), 'best test
-epoch' each run's evaluation with the highest test value of the selection
-metric (the papers' protocol: optimistic, since the test split picks the
-epoch). The second needs the per-epoch test metrics that training logs with
-config.log_test_every_eval; runs saved without them show '–' there.
+Two protocols, both in cv.json: 'val-selected' scores each run's checkpoint
+chosen on validation (jaxrec's number), 'best test epoch' each run's
+evaluation with the highest test value of the selection metric (the papers'
+protocol: optimistic, since the test split picks the epoch). The second
+needs the per-epoch test metrics that training logs with
+config.log_test_every_eval; runs saved without them have none.
 
 Files in the workdir:
   fold_<k>/ or seed_<r>/  one run each, as launch/train.py writes it; running
@@ -34,19 +34,12 @@ import ml_collections
 import numpy as np
 
 from jaxrec import evaluate
+from jaxrec import models
 from jaxrec import train
 from jaxrec.errors import ConfigError
 
 CV_FILE = 'cv.json'
 DEFAULT_SEEDS = 5
-# Column labels of the papers' tables; other metrics keep their own name.
-METRIC_LABELS = {'precision': 'P', 'recall': 'R', 'ndcg': 'nDCG', 'hit': 'HR'}
-MISSING = '–'
-# Row labels of the protocols in format_comparison().
-VAL_SELECTED = 'val-selected'
-BEST_TEST = "best test epoch (papers' protocol, optimistic)"
-NO_SELECTION = 'no training (either protocol)'
-PUBLISHED = 'published'
 
 
 def is_kfold(config: ml_collections.ConfigDict) -> bool:
@@ -55,12 +48,8 @@ def is_kfold(config: ml_collections.ConfigDict) -> bool:
 
 
 def default_name(config: ml_collections.ConfigDict) -> str:
-  """The table label of a config: the model, and a PANE-GNN ablation variant."""
-  name = config.model.name
-  variant = config.model.get('variant', 'full')
-  if name == 'pane_gnn' and variant != 'full':
-    name = f'{name}-{variant}'
-  return name
+  """The table label of a config: its model's (ModelSpec.label)."""
+  return models.get(config.model.name).label(config)
 
 
 def run_configs(config: ml_collections.ConfigDict,
@@ -215,6 +204,38 @@ def _write_json(path: str, value: Any) -> None:
   os.replace(staging, path)
 
 
+def _train_one(config: ml_collections.ConfigDict, run_dir: str,
+               index: int) -> dict[str, Any]:
+  """Trains (or resumes) one run in run_dir; its entry of cv.json's 'runs'."""
+  start = time.monotonic()
+  result = train.train_and_evaluate(config, run_dir)
+  record = final_record(run_dir)
+  test_epoch, best_test = best_test_epoch(run_dir, config.selection_metric)
+  return {
+      'index': index,
+      'seed': config.seed,
+      'workdir': run_dir,
+      'best_epoch': record.get('best_epoch'),
+      'seconds': round(time.monotonic() - start, 3),
+      'test': _strip(result, 'test'),
+      'val': _strip(result, 'val'),
+      'baselines': _baselines(record),
+      'best_test_epoch': test_epoch,
+      'best_test': best_test,
+  }
+
+
+def _summarize_baselines(runs: Sequence[Mapping[str, Any]]
+                         ) -> dict[str, dict[str, dict[str, float]]]:
+  """name -> {'mean', 'std'} of each baseline that every run has."""
+  baselines = {}
+  for baseline in sorted(set.intersection(*(set(r['baselines'])
+                                            for r in runs))):
+    b_mean, b_std = summarize([r['baselines'][baseline] for r in runs])
+    baselines[baseline] = {'mean': b_mean, 'std': b_std}
+  return baselines
+
+
 def run(config: ml_collections.ConfigDict, workdir: str,
         num_folds: int | None = None, num_seeds: int | None = None,
         name: str | None = None) -> dict[str, Any]:
@@ -233,8 +254,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     num_folds: k-fold data only: the number of folds (default
       config.data.num_folds).
     num_seeds: fixed-split data only: the number of seeds (default 5).
-    name: the results' label in tables (default: the model's name, plus
-      PANE-GNN's variant when it is not 'full').
+    name: the results' label in tables (default: default_name(config)).
 
   Returns:
     What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
@@ -254,32 +274,12 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     run_dir = os.path.join(workdir, f'{unit}_{index}')
     logging.info('Cross-validation: %s %d (%d of %d) in %s', unit, index,
                  index + 1, len(configs), run_dir)
-    start = time.monotonic()
-    result = train.train_and_evaluate(cfg, run_dir)
-    record = final_record(run_dir)
-    test_epoch, best_test = best_test_epoch(run_dir, cfg.selection_metric)
-    runs.append({
-        'index': index,
-        'seed': cfg.seed,
-        'workdir': run_dir,
-        'best_epoch': record.get('best_epoch'),
-        'seconds': round(time.monotonic() - start, 3),
-        'test': _strip(result, 'test'),
-        'val': _strip(result, 'val'),
-        'baselines': _baselines(record),
-        'best_test_epoch': test_epoch,
-        'best_test': best_test,
-    })
+    runs.append(_train_one(cfg, run_dir, index))
     logging.info('Test metrics of the best checkpoints so far:\n%s',
                  evaluate.format_table(
                      {f'{unit} {r["index"]}': r['test'] for r in runs}))
   mean, std = summarize([r['test'] for r in runs])
   best_mean, best_std = summarize([r['best_test'] for r in runs])
-  baselines = {}
-  for baseline in sorted(set.intersection(*(set(r['baselines'])
-                                            for r in runs))):
-    b_mean, b_std = summarize([r['baselines'][baseline] for r in runs])
-    baselines[baseline] = {'mean': b_mean, 'std': b_std}
   cv = {
       'name': name or default_name(config),
       'model': config.model.name,
@@ -289,7 +289,7 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       'std': std,
       'selection_metric': config.selection_metric,
       'best_test': {'mean': best_mean, 'std': best_std},
-      'baselines': baselines,
+      'baselines': _summarize_baselines(runs),
   }
   _write_json(os.path.join(workdir, CV_FILE), cv)
   return cv
@@ -315,234 +315,3 @@ def load(workdir: str) -> dict[str, Any]:
         f'an unfinished one).')
   with open(path) as f:
     return json.load(f)
-
-
-def load_many(workdirs: Sequence[str]) -> dict[str, dict[str, Any]]:
-  """Several workdirs' results, labelled for one table.
-
-  Args:
-    workdirs: folders written by run() (launch/cross_validate.py).
-
-  Returns:
-    label -> results, in the order given. The label is the results' name;
-    where names collide it is the folder's name (or, if those collide too,
-    its path).
-  """
-  results = [(os.path.normpath(w), load(w)) for w in workdirs]
-
-  def collide(labels):
-    """The labels that occur more than once."""
-    return {l for l in labels if labels.count(l) > 1}
-
-  labels = [r.get('name') or os.path.basename(w) for w, r in results]
-  clash = collide(labels)
-  labels = [os.path.basename(w) if l in clash else l
-            for (w, _), l in zip(results, labels)]
-  clash = collide(labels)
-  labels = [w if l in clash else l for (w, _), l in zip(results, labels)]
-  if collide(labels):
-    raise ConfigError(f'A folder is named twice: {sorted(collide(labels))}.')
-  return {l: r for l, (_, r) in zip(labels, results)}
-
-
-def baseline_rows(results: Mapping[str, Mapping[str, Any]]
-                  ) -> dict[str, dict[str, Any]]:
-  """Table rows of the baselines, from the first result that has each.
-
-  Runs on the same data and folds share their baselines, so one row per
-  baseline name is enough.
-
-  Args:
-    results: label -> results (load_many's).
-
-  Returns:
-    baseline name -> {'mean', 'std'}, for names that are not labels already.
-  """
-  rows = {}
-  for result in results.values():
-    for name, row in result.get('baselines', {}).items():
-      if name not in results:
-        rows.setdefault(name, row)
-  return rows
-
-
-def _ks(result: Mapping[str, Any], metrics: Sequence[str]) -> set[int]:
-  """The cut-offs K of `metrics` in a result's mean."""
-  ks = set()
-  for key in result.get('mean', {}):
-    metric, at, k = key.partition('@')
-    if at and metric in metrics and k.isdigit():
-      ks.add(int(k))
-  return ks
-
-
-def _cell(result: Mapping[str, Any], key: str, percent: bool) -> str:
-  """'mean±std' of one metric, or MISSING."""
-  mean = result.get('mean', {}).get(key)
-  if mean is None:
-    return MISSING
-  scale, digits = (100.0, 2) if percent else (1.0, 4)
-  std = result.get('std', {}).get(key)
-  text = f'{mean * scale:.{digits}f}'
-  return text if std is None else f'{text}±{std * scale:.{digits}f}'
-
-
-def _columns(results: Mapping[str, Mapping[str, Any]],
-             metrics: Sequence[str], ks: Sequence[int] | None
-             ) -> tuple[list[str], list[str]]:
-  """(metric keys, column labels) of a table, e.g. 'recall@10', 'R@10'."""
-  if ks is None:
-    found = [_ks(r, metrics) for r in results.values()]
-    ks = sorted(set.intersection(*found)) if found else []
-  if not ks:
-    raise ConfigError(
-        f'No cut-off K of {list(metrics)} is in every result '
-        f'({", ".join(results) or "none given"}); choose the cut-offs '
-        f'(ks / --ks), or set config.eval_ks to the same values for every run.')
-  keys = [f'{m}@{k}' for k in ks for m in metrics]
-  labels = [f'{METRIC_LABELS.get(m, m)}@{k}' for k in ks for m in metrics]
-  return keys, labels
-
-
-def _markdown(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-  """A Markdown table; '|' in a cell is escaped."""
-
-  def line(cells):
-    return '| ' + ' | '.join(c.replace('|', r'\|') for c in cells) + ' |'
-
-  return '\n'.join([line(header), '|' + '---|' * len(header)] +
-                   [line(r) for r in rows])
-
-
-def format_table(results: Mapping[str, Mapping[str, Any]],
-                 metrics: Sequence[str] = ('precision', 'recall', 'ndcg'),
-                 ks: Sequence[int] | None = None,
-                 percent: bool = True) -> str:
-  """The papers' table in Markdown: one row per method, mean±std per cell.
-
-  Args:
-    results: row label -> results with 'mean' and 'std' dicts of
-      'metric@K' values (what run() returns or load() reads).
-    metrics: metric names, in column order within each K.
-    ks: cut-offs, in column order (default: every K that all rows have, in
-      ascending order).
-    percent: show values x 100 with 2 decimals (as the papers do); else as
-      they are, with 4.
-
-  Returns:
-    The Markdown table, columns e.g. P@5 R@5 nDCG@5 P@10 ...; a row missing
-    a metric shows '–'.
-  """
-  keys, labels = _columns(results, metrics, ks)
-  rows = [[label] + [_cell(result, key, percent) for key in keys]
-          for label, result in results.items()]
-  return _markdown(['method'] + labels, rows)
-
-
-def comparison_rows(results: Mapping[str, Mapping[str, Any]]
-                    ) -> list[tuple[str, str, Mapping[str, Any]]]:
-  """(method, protocol, {'mean', 'std'}) per table row.
-
-  Args:
-    results: label -> results (load_many's, with baseline_rows' added).
-
-  Returns:
-    Two rows per cross-validation, VAL_SELECTED then BEST_TEST (empty when
-    its runs logged no per-epoch test metrics: an older cv.json), and one
-    NO_SELECTION row per baseline: an untrained baseline (MostPop) has no
-    epoch to pick, so both protocols give its one number.
-  """
-  rows = []
-  for label, result in results.items():
-    if 'runs' not in result:
-      rows.append((label, NO_SELECTION, result))
-      continue
-    rows.append((label, VAL_SELECTED, result))
-    rows.append((label, BEST_TEST, result.get('best_test', {})))
-  return rows
-
-
-def paper_row(spec: str, columns: Sequence[str]) -> list[str]:
-  """A published result as table cells: 'LABEL:v1/v2/...' -> [LABEL, v1, ...].
-
-  Args:
-    spec: the label, a colon, then one value per column separated by '/',
-      as printed in the paper (e.g. percent), '-' where it has none; e.g.
-      'PANE-GNN:27.97/20.50/34.70' for columns P@10 R@10 nDCG@10.
-    columns: the table's metric column labels.
-
-  Returns:
-    [label, PUBLISHED, cell per column].
-  """
-  label, colon, text = spec.rpartition(':')
-  values = text.split('/')
-  if not colon or not label:
-    raise ConfigError(f'Paper row {spec!r}: write LABEL:VALUE/VALUE/..., e.g. '
-                      f'"PANE-GNN:27.97/20.50/34.70".')
-  if len(values) != len(columns):
-    raise ConfigError(
-        f'Paper row {spec!r} gives {len(values)} values for the table\'s '
-        f'{len(columns)} columns ({" ".join(columns)}): give one per column '
-        f"('-' where the paper has none), or choose the columns (ks / --ks, "
-        f'metrics / --metrics).')
-  cells = []
-  for value in values:
-    value = value.strip()
-    if value in ('-', MISSING, ''):
-      cells.append(MISSING)
-      continue
-    try:
-      float(value)
-    except ValueError:
-      raise ConfigError(f'Paper row {spec!r}: {value!r} is not a number.'
-                        ) from None
-    cells.append(value)
-  return [label, PUBLISHED, *cells]
-
-
-def format_comparison(results: Mapping[str, Mapping[str, Any]],
-                      metrics: Sequence[str] = ('precision', 'recall',
-                                                'ndcg'),
-                      ks: Sequence[int] | None = None,
-                      percent: bool = True,
-                      papers: Sequence[str] = ()) -> str:
-  """The table under both protocols, for comparison with published tables.
-
-  Each method gets a VAL_SELECTED row (jaxrec's number) and, below it, a
-  BEST_TEST row (the papers' protocol), in the same columns as the
-  papers' tables; then optional published rows.
-
-  Args:
-    results: label -> results (load_many's, with baseline_rows' added).
-    metrics: metric names, in column order within each K.
-    ks: cut-offs, in column order (default: every K that all rows have).
-    percent: values x 100 with 2 decimals; else as they are, with 4.
-    papers: published rows, 'LABEL:v1/v2/...' (see paper_row).
-
-  Returns:
-    The Markdown table, columns method, protocol, e.g. P@5 R@5 nDCG@5 ...;
-    a missing value shows '–'.
-  """
-  keys, labels = _columns(results, metrics, ks)
-  rows = [[label, protocol] + [_cell(result, key, percent) for key in keys]
-          for label, protocol, result in comparison_rows(results)]
-  rows += [paper_row(spec, labels) for spec in papers]
-  return _markdown(['method', 'protocol'] + labels, rows)
-
-
-def protocol_notes(results: Mapping[str, Mapping[str, Any]]) -> str:
-  """What the protocol rows of format_comparison mean, for under the table."""
-  picked = sorted({r['selection_metric'] for r in results.values()
-                   if r.get('selection_metric')})
-  metric = f'test {"/".join(picked)}' if picked else 'test selection metric'
-  notes = (
-      f'{VAL_SELECTED}: each run scored at its checkpoint chosen on '
-      f'validation (jaxrec\'s number). {BEST_TEST}: each run scored at the '
-      f'evaluation with the highest {metric}, the protocol of the papers\' '
-      f'tables; optimistic, since the test split picks the epoch (among the '
-      f'epochs evaluated before early stopping on validation).')
-  if any('runs' in r and not r.get('best_test', {}).get('mean')
-         for r in results.values()):
-    notes += (f' {MISSING}: not logged (runs saved before jaxrec logged test '
-              f'at every evaluation, or with log_test_every_eval off).')
-  return notes

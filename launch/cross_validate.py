@@ -30,6 +30,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from jaxrec import cross_validation
+from jaxrec import cv_tables
 from jaxrec import logs
 from jaxrec.errors import UserError
 
@@ -43,8 +44,8 @@ _SEEDS = flags.DEFINE_integer(
     'seeds', None, 'Fixed-split data: number of runs with seeds config.seed, '
     f'config.seed + 1, ... (default: {cross_validation.DEFAULT_SEEDS}).')
 _NAME = flags.DEFINE_string(
-    'name', None, "The results' label in tables (default: the model's name, "
-    "plus PANE-GNN's variant), e.g. 'pane_gnn mlp_input=table'.")
+    'name', None, "The results' label in tables (default: the model's label, "
+    "its name and any ablation variant), e.g. 'pane_gnn mlp_input=table'.")
 _CONFIG = config_flags.DEFINE_config_file(
     'config', None, 'Config file, e.g. configs/lightgcn_synthetic.py[:smoke].',
     lock_config=True)
@@ -61,13 +62,13 @@ def main(argv):
   try:
     cv = cross_validation.run(_CONFIG.value, workdir, num_folds=_FOLDS.value,
                               num_seeds=_SEEDS.value, name=_NAME.value)
-    table = cross_validation.format_comparison({cv['name']: cv})
+    table = cv_tables.format_comparison({cv['name']: cv})
   except UserError as e:
     sys.exit(f'error: {e}')
   print(f'\nTest mean±std over {len(cv["runs"])} {cv["unit"]}s (population '
         f'std), in percent:\n')
   print(table)
-  print(f'\n{cross_validation.protocol_notes({cv["name"]: cv})}')
+  print(f'\n{cv_tables.protocol_notes({cv["name"]: cv})}')
   print(f'\nWrote {os.path.join(workdir, cross_validation.CV_FILE)}')
 
 

@@ -7,12 +7,13 @@
       --paper="PANE-GNN (paper, ML-1M):27.97/20.50/34.70"
 
 Each folder is one written by launch/cross_validate.py (its cv.json). A row
-is labelled by the run's name (the model, and PANE-GNN's variant), or by the
-folder's name where names collide. Each method gets two rows: 'val-selected'
-(the checkpoint chosen on validation, jaxrec's number) and 'best test epoch
-(papers' protocol, optimistic)' (the evaluation with the best test value of
-the selection metric, as the papers pick it), so a published table compares
-like for like; --paper adds its rows. --nobest_test prints the first only.
+is labelled by the run's name (the model's label, e.g. with its ablation
+variant), or by the folder's name where names collide. Each method gets two
+rows: 'val-selected' (the checkpoint chosen on validation, jaxrec's number)
+and 'best test epoch (papers' protocol, optimistic)' (the evaluation with the
+best test value of the selection metric, as the papers pick it), so a
+published table compares like for like; --paper adds its rows. --nobest_test
+prints the first only.
 """
 
 import sys
@@ -20,7 +21,7 @@ import sys
 from absl import app
 from absl import flags
 
-from jaxrec import cross_validation
+from jaxrec import cv_tables
 from jaxrec.errors import UserError
 
 # Nothing is trained here, so the huge-page re-execution of the training
@@ -62,16 +63,15 @@ def main(argv):
     raise app.UsageError('--paper needs the protocol column: drop '
                          '--nobest_test.')
   try:
-    results = cross_validation.load_many(workdirs)
+    results = cv_tables.load_many(workdirs)
     if _BASELINES.value:
-      results.update(cross_validation.baseline_rows(results))
+      results.update(cv_tables.baseline_rows(results))
     if _BEST_TEST.value:
-      table = cross_validation.format_comparison(
+      table = cv_tables.format_comparison(
           results, metrics=_METRICS.value, ks=ks, papers=_PAPER.value)
-      notes = f'\n\n{cross_validation.protocol_notes(results)}'
+      notes = f'\n\n{cv_tables.protocol_notes(results)}'
     else:
-      table = cross_validation.format_table(results, metrics=_METRICS.value,
-                                            ks=ks)
+      table = cv_tables.format_table(results, metrics=_METRICS.value, ks=ks)
       notes = ''
   except UserError as e:
     sys.exit(f'error: {e}')

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from jaxrec import cross_validation
+from jaxrec import cv_tables
 from jaxrec.data import pipeline
 from jaxrec.errors import ConfigError
 
@@ -147,7 +148,7 @@ def test_run_mean_std_and_resume(kfold_config, tmp_path):
   assert again['runs'][1]['best_test'] == {}
   # No mean over some of the folds: the row shows '–'.
   assert again['best_test'] == {'mean': {}, 'std': {}}
-  lines = cross_validation.format_comparison({'lightgcn': again}).splitlines()
+  lines = cv_tables.format_comparison({'lightgcn': again}).splitlines()
   assert lines[2].startswith('| lightgcn | val-selected | ')
   assert lines[3] == ("| lightgcn | best test epoch (papers' protocol, "
                       "optimistic) | " + ' | '.join(['–'] * 6) + ' |')
@@ -192,8 +193,9 @@ def test_fixed_split_repeats_over_seeds(kfold_config, tmp_path):
   assert cv['runs'][0]['test'] != cv['runs'][1]['test']
 
 
-def test_default_name_shows_pane_gnn_variant(smoke_config):
+def test_default_name_is_the_models_label(smoke_config):
   assert cross_validation.default_name(smoke_config) == 'lightgcn'
+  # An ablation's label names its variant, as cv.json files always have.
   smoke_config.model.name = 'pane_gnn'
   smoke_config.model.variant = 'full'
   assert cross_validation.default_name(smoke_config) == 'pane_gnn'
@@ -221,7 +223,7 @@ def test_format_table():
       },
   }
   # K=15 is only in the first row, K=20 only has 'hit': both left out.
-  assert cross_validation.format_table(results) == '\n'.join([
+  assert cv_tables.format_table(results) == '\n'.join([
       '| method | P@5 | R@5 | nDCG@5 | P@10 | R@10 | nDCG@10 |',
       '|---|---|---|---|---|---|---|',
       '| PANE-GNN | 33.66±0.14 | 10.00±0.00 | 25.00±1.01 | 30.00±0.20 | '
@@ -229,7 +231,7 @@ def test_format_table():
       '| LightGCN | 31.00±0.10 | 9.00±0.20 | – | 28.00±0.30 | 18.00±0.40 | '
       '27.00±0.50 |',
   ])
-  assert cross_validation.format_table(
+  assert cv_tables.format_table(
       results, metrics=('precision',), ks=(15, 5), percent=False) == '\n'.join([
           '| method | P@15 | P@5 |',
           '|---|---|---|',
@@ -237,7 +239,7 @@ def test_format_table():
           '| LightGCN | – | 0.3100±0.0010 |',
       ])
   with pytest.raises(ConfigError, match='cut-off'):
-    cross_validation.format_table(results, metrics=('auc',))
+    cv_tables.format_table(results, metrics=('auc',))
 
 
 def test_best_test_epoch_reads_the_evaluations(tmp_path):
@@ -308,10 +310,10 @@ def test_format_comparison_on_hand_made_results(tmp_path):
                'ndcg@10': 0.3233},
       'std': {'precision@10': 0.012, 'recall@10': 0.014, 'ndcg@10': 0.0179},
       'baselines': {'MostPop': pop}})
-  results = cross_validation.load_many([new, old])
-  results.update(cross_validation.baseline_rows(results))
+  results = cv_tables.load_many([new, old])
+  results.update(cv_tables.baseline_rows(results))
   best = "best test epoch (papers' protocol, optimistic)"
-  assert cross_validation.format_comparison(
+  assert cv_tables.format_comparison(
       results, papers=['PANE-GNN (paper):27.97/20.50/34.70']) == '\n'.join([
           '| method | protocol | P@10 | R@10 | nDCG@10 |',
           '|---|---|---|---|---|',
@@ -323,20 +325,20 @@ def test_format_comparison_on_hand_made_results(tmp_path):
           '12.00±0.20 | 17.00±0.00 |',
           '| PANE-GNN (paper) | published | 27.97 | 20.50 | 34.70 |',
       ])
-  notes = cross_validation.protocol_notes(results)
+  notes = cv_tables.protocol_notes(results)
   assert 'highest test recall@10' in notes and 'optimistic' in notes
   assert 'not logged' in notes  # lightgcn's row.
-  assert 'not logged' not in cross_validation.protocol_notes(
+  assert 'not logged' not in cv_tables.protocol_notes(
       {'pane_gnn': results['pane_gnn']})
   # The one-protocol table is unchanged.
-  assert cross_validation.format_table(results).splitlines()[2] == (
+  assert cv_tables.format_table(results).splitlines()[2] == (
       '| pane_gnn | 22.02±0.33 | 23.39±0.68 | 29.80±0.42 |')
   with pytest.raises(ConfigError, match='2 values for the table.s 3 columns'):
-    cross_validation.format_comparison(results, papers=['X:1/2'])
+    cv_tables.format_comparison(results, papers=['X:1/2'])
   with pytest.raises(ConfigError, match='not a number'):
-    cross_validation.format_comparison(results, papers=['X:1/2/a'])
+    cv_tables.format_comparison(results, papers=['X:1/2/a'])
   with pytest.raises(ConfigError, match='LABEL:VALUE'):
-    cross_validation.format_comparison(results, papers=['1/2/3'])
+    cv_tables.format_comparison(results, papers=['1/2/3'])
 
 
 def test_launch_tools_end_to_end(tmp_path):
