@@ -34,7 +34,7 @@ from configs import grcn_movielens  # pylint: disable=g-import-not-at-top,wrong-
 from configs import lightgcn_synthetic  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jaxrec import metrics  # pylint: disable=wrong-import-position
 from jaxrec import train  # pylint: disable=wrong-import-position
-from jaxrec.data import grcn_layout  # pylint: disable=wrong-import-position
+from jaxrec.data import grcn_write  # pylint: disable=wrong-import-position
 from jaxrec.data import splits  # pylint: disable=wrong-import-position
 from jaxrec.data import synthetic  # pylint: disable=wrong-import-position
 from jaxrec.data.dataset import Interactions  # pylint: disable=wrong-import-position
@@ -66,7 +66,7 @@ def planted_dataset(folder: str):
   train_part = Interactions.concat([rest, Interactions(noisy.user,
                                                        noisy.item)])
   ds = ds.replace(train=train_part, val=val, test=test)
-  grcn_layout.write_grcn(ds, folder, layout='movielens')
+  grcn_write.write_grcn(ds, folder, layout='movielens')
   keys = noisy.user.astype(np.int64) * ds.num_items + noisy.item
   return ds, set(keys.tolist())
 

@@ -1,4 +1,4 @@
-"""Tests of the GRCN / MMGCN layout reader, writer and synthetic presets."""
+"""Tests of the GRCN layout: reader (grcn_layout) and writer (grcn_write)."""
 
 import os
 import sys
@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from jaxrec.data import grcn_layout
+from jaxrec.data import grcn_write
 from jaxrec.data import safe_pickle
+from jaxrec.data import synthetic_grcn
 from jaxrec.data.dataset import DataError
 
 N_U = 4  # Users of the hand-made folders; items there are 0..4.
@@ -15,8 +17,8 @@ N_U = 4  # Users of the hand-made folders; items there are 0..4.
 
 def tiny(preset='movielens', seed=0):
   """A small synthetic GRCN dataset (real feature widths)."""
-  return grcn_layout.synthetic_grcn(preset, num_users=40, num_items=30,
-                                    seed=seed)
+  return synthetic_grcn.synthetic_grcn(preset, num_users=40, num_items=30,
+                                       seed=seed)
 
 
 def pairs(inter):
@@ -77,11 +79,11 @@ def assert_error(fn, *needles):
 # --- round trips -------------------------------------------------------------
 
 
-@pytest.mark.parametrize('layout', grcn_layout.LAYOUTS)
+@pytest.mark.parametrize('layout', grcn_write.LAYOUTS)
 def test_round_trip(tmp_path, layout):
   """write_grcn then load_grcn gives the same split, features and bags."""
   ds = tiny(layout)
-  grcn_layout.write_grcn(ds, tmp_path, layout=layout)
+  grcn_write.write_grcn(ds, tmp_path, layout=layout)
   back = grcn_layout.load_grcn(tmp_path)
   assert (back.num_users, back.num_items) == (ds.num_users, ds.num_items)
   assert back.name == os.path.basename(tmp_path)
@@ -104,8 +106,8 @@ def test_round_trip(tmp_path, layout):
 
 def test_file_names_per_layout(tmp_path):
   """MovieLens names versus feat_*.npy, as the official folders have them."""
-  grcn_layout.write_grcn(tiny('movielens'), tmp_path / 'm')
-  grcn_layout.write_grcn(tiny('tiktok'), tmp_path / 't', layout='tiktok')
+  grcn_write.write_grcn(tiny('movielens'), tmp_path / 'm')
+  grcn_write.write_grcn(tiny('tiktok'), tmp_path / 't', layout='tiktok')
   assert sorted(os.listdir(tmp_path / 'm')) == sorted([
       'FeatureAudio_avg_normal.npy', 'FeatureText_stl_normal.npy',
       'FeatureVideo_normal.npy', 'test_full.npy', 'train.npy',
@@ -121,8 +123,8 @@ def test_file_names_per_layout(tmp_path):
 def test_unoffset_items_detected_and_fixed(tmp_path, caplog):
   """Toy-set style files (items not + N_u) load like the offset ones."""
   ds = tiny('kwai')
-  grcn_layout.write_grcn(ds, tmp_path / 'offset')
-  grcn_layout.write_grcn(ds, tmp_path / 'plain', offset_items=False)
+  grcn_write.write_grcn(ds, tmp_path / 'offset')
+  grcn_write.write_grcn(ds, tmp_path / 'plain', offset_items=False)
   assert np.load(tmp_path / 'plain' / 'train.npy')[:, 1].min() < ds.num_users
   a = grcn_layout.load_grcn(tmp_path / 'offset')
   assert 'not offset' not in caplog.text
@@ -332,41 +334,3 @@ def test_bag_of_words_lands_in_item_bags(tmp_path):
   assert_error(lambda: grcn_layout.load_grcn(hand_made(
       tmp_path / 'b', features={'feat_t.npy': bag})), 'feat_t.npy, column 2',
                '[0, 5)')
-
-
-# --- synthetic presets -------------------------------------------------------
-
-
-def test_synthetic_presets_deterministic_with_real_widths():
-  """Same seed, same data; the real feature widths; NOT-real-data source."""
-  widths = {'movielens': {'visual': 2048, 'acoustic': 128, 'textual': 100},
-            'tiktok': {'visual': 128, 'acoustic': 128},
-            'kwai': {'visual': 2048}}
-  for preset, dims in widths.items():
-    a, b = tiny(preset), tiny(preset)
-    assert a.name == f'synthetic-{preset}' and a.is_synthetic
-    assert 'NOT real data' in a.source
-    assert {m: x.shape[1] for m, x in a.item_features.items()} == dims
-    for m, x in a.item_features.items():
-      assert x.dtype == np.float32 and x.shape[0] == a.num_items
-      np.testing.assert_array_equal(x, b.item_features[m])
-    for name in ('train', 'val', 'test'):
-      np.testing.assert_array_equal(pairs(getattr(a, name)),
-                                    pairs(getattr(b, name)))
-      assert len(getattr(a, name))
-    assert (sorted(a.item_bags) == ['textual']) == (preset == 'tiktok')
-  c = tiny('kwai', seed=1)
-  assert not np.array_equal(pairs(c.train), pairs(tiny('kwai').train))
-
-
-def test_synthetic_bag_of_words_shape():
-  """Tiktok's bag: 10-30 words per item, ids within the 2000-word vocabulary."""
-  ds = grcn_layout.synthetic_grcn('tiktok', num_users=200, num_items=100)
-  bag = ds.item_bags['textual']
-  assert bag.dtype == np.int64 and bag.shape[0] == 2
-  per_item = np.bincount(bag[0], minlength=100)
-  assert per_item.min() >= 10 and per_item.max() <= 30
-  assert 0 <= bag[1].min() and bag[1].max() < grcn_layout.VOCAB_SIZE
-  # Split roughly 80 / 10 / 10 per user.
-  total = len(ds.train) + len(ds.val) + len(ds.test)
-  assert 0.75 < len(ds.train) / total < 0.85

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from jaxrec import config as config_lib
+from jaxrec.data import config as data_config_lib
 from jaxrec.data import mmrec
 from jaxrec.data import pipeline
 from jaxrec.data.dataset import DataError, Dataset, Interactions
@@ -38,7 +38,7 @@ def write(folder, rows=ROWS, header='userID\titemID\trating\ttimestamp\t'
 
 
 def config(folder):
-  c = config_lib.base().data
+  c = data_config_lib.default_config()
   c.format = 'mmrec'
   c.path = str(folder)
   c.split = 'given'

@@ -5,8 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from jaxrec import config as config_lib
+from jaxrec.data import config as data_config_lib
 from jaxrec.data import csv_files
+from jaxrec.data import likes
 from jaxrec.data import pipeline
 from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Interactions
@@ -22,8 +23,8 @@ def write(folder, name, text):
 
 
 def data_config(path='', **changes):
-  """config.data of base() with the given fields changed."""
-  cfg = config_lib.base().data
+  """config.data's defaults with the given fields changed."""
+  cfg = data_config_lib.default_config()
   cfg.path = os.fspath(path)
   for key, value in changes.items():
     setattr(cfg, key, value)
@@ -87,16 +88,16 @@ def test_threshold_rule_is_strict_and_rating_rule_is_not():
   inter = Interactions(np.arange(4, dtype=np.int32), np.zeros(4, np.int32),
                        np.array([3.0, 3.5, 4.0, 5.0], np.float32))
   np.testing.assert_array_equal(
-      splits.positive_mask(inter, 'threshold', 4.0, 3.5),
+      likes.positive_mask(inter, 'threshold', 4.0, 3.5),
       [False, False, True, True])
   np.testing.assert_array_equal(
-      splits.positive_mask(inter, 'rating', 3.5, 99.0),
+      likes.positive_mask(inter, 'rating', 3.5, 99.0),
       [False, True, True, True])
   np.testing.assert_array_equal(
-      splits.filter_positive(inter, 'threshold', 0.0, 3.5).rating, [4, 5])
-  assert splits.positive_mask(inter, 'all', 4.0, 3.5).all()
+      likes.filter_positive(inter, 'threshold', 0.0, 3.5).rating, [4, 5])
+  assert likes.positive_mask(inter, 'all', 4.0, 3.5).all()
   with pytest.raises(DataError, match="'threshold'.*config.data.positive"):
-    splits.positive_mask(Interactions(inter.user, inter.item), 'threshold',
+    likes.positive_mask(Interactions(inter.user, inter.item), 'threshold',
                          4.0, 3.5)
 
 
@@ -152,8 +153,7 @@ def test_implicit_feedback_is_unchanged(tmp_path):
   total = len(ds.train) + len(ds.val) + len(ds.test)
   assert total == sum(r > 3.5 for r in truth.values())
   # The same as filtering then splitting by hand.
-  by_hand = pipeline.split(pipeline.keep_positive(pipeline.read(cfg), cfg),
-                           cfg)
+  by_hand = splits.split(likes.keep_positive(pipeline.read(cfg), cfg), cfg)
   for name in ('train', 'val', 'test'):
     np.testing.assert_array_equal(getattr(ds, name).timestamp,
                                   getattr(by_hand, name).timestamp)

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+from jaxrec.data import dedupe
+from jaxrec.data import likes
 from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
@@ -44,13 +46,13 @@ def test_filter_positive_rules():
   """Rules 'all', 'rating' and 'label' keep the right rows."""
   inter = Interactions(np.arange(4, dtype=np.int32), np.zeros(4, np.int32),
                        np.array([1, 3.5, 4, 5], np.float32))
-  assert splits.filter_positive(inter, 'all', 4) is inter
+  assert likes.filter_positive(inter, 'all', 4) is inter
   np.testing.assert_array_equal(
-      splits.filter_positive(inter, 'rating', 4).user, [2, 3])
+      likes.filter_positive(inter, 'rating', 4).user, [2, 3])
   labels = Interactions(np.arange(3, dtype=np.int32), np.zeros(3, np.int32),
                         np.array([1, 0, 1], np.float32))
   np.testing.assert_array_equal(
-      splits.filter_positive(labels, 'label', 0).user, [0, 2])
+      likes.filter_positive(labels, 'label', 0).user, [0, 2])
 
 
 def test_filter_positive_errors():
@@ -58,13 +60,13 @@ def test_filter_positive_errors():
   inter = Interactions(np.arange(2, dtype=np.int32), np.zeros(2, np.int32),
                        np.array([1, 3], np.float32))
   with pytest.raises(DataError, match="'label'.*config.data.positive"):
-    splits.filter_positive(inter, 'label', 0)
+    likes.filter_positive(inter, 'label', 0)
   bare = Interactions(inter.user, inter.item)
   with pytest.raises(DataError, match="'rating'.*config.data.positive='all'"):
-    splits.filter_positive(bare, 'rating', 4)
-  assert splits.filter_positive(bare, 'all', 4) is bare
+    likes.filter_positive(bare, 'rating', 4)
+  assert likes.filter_positive(bare, 'all', 4) is bare
   with pytest.raises(ConfigError, match='config.data.positive'):
-    splits.filter_positive(inter, 'liked', 4)
+    likes.filter_positive(inter, 'liked', 4)
 
 
 # --- ratio_split -------------------------------------------------------------
@@ -201,19 +203,19 @@ def test_check_duplicates_within_split():
   """error names both lines; keep_first / keep_last keep that row."""
   ds = dataset(pairs([0, 1, 0, 0], [5, 5, 5, 6], [1, 2, 3, 4]))
   with pytest.raises(DataError) as info:
-    splits.check_duplicates(ds, 'error', files={'train': 'r.txt'},
+    dedupe.check_duplicates(ds, 'error', files={'train': 'r.txt'},
                             lines={'train': np.array([2, 3, 4, 5])})
   message = str(info.value)
   for needle in ('r.txt', 'user 0 and item 5', 'line 2', 'line 4',
                  "duplicates='keep_first'"):
     assert needle in message
-  first, removed = splits.check_duplicates(ds, 'keep_first')
+  first, removed = dedupe.check_duplicates(ds, 'keep_first')
   np.testing.assert_array_equal(first.train.rating, [1, 2, 4])
   assert removed == {'train': 1, 'val': 0, 'test': 0}
-  last, _ = splits.check_duplicates(ds, 'keep_last')
+  last, _ = dedupe.check_duplicates(ds, 'keep_last')
   np.testing.assert_array_equal(last.train.rating, [2, 3, 4])
   clean = dataset(pairs([0, 1], [5, 5]))
-  assert splits.check_duplicates(clean)[1] == {'train': 0, 'val': 0, 'test': 0}
+  assert dedupe.check_duplicates(clean)[1] == {'train': 0, 'val': 0, 'test': 0}
 
 
 def test_check_duplicates_across_splits():
@@ -221,12 +223,12 @@ def test_check_duplicates_across_splits():
   ds = dataset(pairs([0, 1], [5, 5]), val=pairs([2], [7]),
                test=pairs([1, 3, 2], [5, 5, 7]))
   with pytest.raises(DataError, match=r'a\.txt \(line 2\).*c\.txt \(line 1\)'):
-    splits.check_duplicates(ds, 'error', files={'train': 'a.txt',
+    dedupe.check_duplicates(ds, 'error', files={'train': 'a.txt',
                                                 'val': 'b.txt',
                                                 'test': 'c.txt'})
-  kept, removed = splits.check_duplicates(ds, 'keep_last')
+  kept, removed = dedupe.check_duplicates(ds, 'keep_last')
   np.testing.assert_array_equal(kept.test.user, [3])
   assert len(kept.train) == 2 and len(kept.val) == 1
   assert removed == {'train': 0, 'val': 0, 'test': 2}
   with pytest.raises(ConfigError, match='duplicates'):
-    splits.check_duplicates(ds, 'drop')
+    dedupe.check_duplicates(ds, 'drop')

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxrec import config as config_lib
+from jaxrec.data import config as data_config_lib
 from jaxrec.data import pipeline
 from jaxrec.data import synthetic
 from jaxrec.data.dataset import DataError
@@ -47,7 +47,7 @@ def test_synthetic_planted_clusters_features_noise_and_dislikes():
 
 
 def _data_config(**changes):
-  cfg = config_lib.base().data
+  cfg = data_config_lib.default_config()
   cfg.synthetic.num_users = 100
   cfg.synthetic.num_items = 60
   for k, v in changes.items():

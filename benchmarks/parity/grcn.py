@@ -305,8 +305,8 @@ def write_files(ds, flavour: str, folder: str) -> None:
     from jaxrec.data import mmrec  # pylint: disable=g-import-not-at-top
     mmrec.write_mmrec(ds, folder)
   else:
-    from jaxrec.data import grcn_layout  # pylint: disable=g-import-not-at-top
-    grcn_layout.write_grcn(ds, folder, layout='movielens')
+    from jaxrec.data import grcn_write  # pylint: disable=g-import-not-at-top
+    grcn_write.write_grcn(ds, folder, layout='movielens')
 
 
 def run_mode(flavour, module, folder, batch, mode, seed):

@@ -15,8 +15,8 @@ from typing import Optional
 from absl import logging
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
@@ -221,6 +221,23 @@ def read_csv(path: str, columns: dict[str, str],
   return readers.Table(path, table, line, header)
 
 
+def _columns(user_column: str, item_column: str, rating_column: str,
+             time_column: str, sep: str) -> dict[str, str]:
+  """Role -> column name of the columns read; ConfigError if one is unset."""
+  if not sep:
+    raise ConfigError("config.data.csv.sep is empty; set it to the files' "
+                      "field separator, e.g. ',' or '\\t'.")
+  if not user_column or not item_column:
+    raise ConfigError('config.data.csv.user_column and item_column must name '
+                      'header columns; one of them is empty.')
+  columns = {'user': user_column, 'item': item_column}
+  if rating_column:
+    columns['rating'] = rating_column
+  if time_column:
+    columns['timestamp'] = time_column
+  return columns
+
+
 def load_csv(path: readers.PathLike,
              user_column: str = 'user_id',
              item_column: str = 'video_id',
@@ -255,17 +272,7 @@ def load_csv(path: readers.PathLike,
     ids kept), float32 rating and int64 timestamp when their columns are
     named; the files' rows in train / val / test.
   """
-  if not sep:
-    raise ConfigError("config.data.csv.sep is empty; set it to the files' "
-                      "field separator, e.g. ',' or '\\t'.")
-  if not user_column or not item_column:
-    raise ConfigError('config.data.csv.user_column and item_column must name '
-                      'header columns; one of them is empty.')
-  columns = {'user': user_column, 'item': item_column}
-  if rating_column:
-    columns['rating'] = rating_column
-  if time_column:
-    columns['timestamp'] = time_column
+  columns = _columns(user_column, item_column, rating_column, time_column, sep)
   path = os.fspath(path)
   if os.path.isfile(path):
     files = {'train': path}
@@ -279,14 +286,14 @@ def load_csv(path: readers.PathLike,
           user, item, t['rating'].astype(np.float32) if rating_column else None,
           t['timestamp'] if time_column else None)
       for (name, t), user, item in zip(tables.items(), users, items)}
-  for name in splits.SPLIT_NAMES:
+  for name in dedupe.SPLIT_NAMES:
     parts.setdefault(name, Interactions.empty(like=parts['train']))
   name = os.path.basename(os.path.abspath(path))
   dataset = Dataset(
       name=name if os.path.isdir(path) else os.path.splitext(name)[0],
       source=path, num_users=len(user_ids),
       num_items=len(item_ids), user_ids=user_ids, item_ids=item_ids, **parts)
-  dataset, _ = splits.check_duplicates(
+  dataset, _ = dedupe.check_duplicates(
       dataset, duplicates, files={n: t.path for n, t in tables.items()},
       lines={n: t.line for n, t in tables.items()})
   return dataset

@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
@@ -149,7 +149,7 @@ def _dedupe(parts: list[Interactions], tables: list[readers.Table],
       # they stay aligned with the rows whenever they are used.
       lines = ({'train': tables[j].line, 'test': tables[k].line}
                if policy == 'error' else None)
-      pair, _ = splits.check_duplicates(
+      pair, _ = dedupe.check_duplicates(
           pair, policy, files={'train': tables[j].path,
                                'test': tables[k].path}, lines=lines)
       parts[j], parts[k] = pair.train, pair.test

@@ -3,15 +3,21 @@
 An ItemGraph holds undirected weighted edges (i < j, weight = how often the
 two items occur together), split into train / val / test edges. Held-out
 edges are removed from the training graph; models see only `train`.
+`load_item_graph` builds the one a run trains on from `config.data`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Mapping, Optional
 
+import ml_collections
 import numpy as np
 
+from jaxrec.data import baskets
+from jaxrec.data import likes
+from jaxrec.data import pipeline
 from jaxrec.data.dataset import DataError, Interactions
 
 
@@ -214,3 +220,79 @@ def toy_categories(num_items: int = 20, category_size: int = 7,
   keep = draws < p
   return (Edges(i[keep].astype(np.int32), j[keep].astype(np.int32),
                 np.ones(keep.sum(), np.float32)), category)
+
+
+# From config.data to a graph: the edges and items of
+# config.data.item_graph.source, then held-out edges split off.
+ITEM_GRAPH_SOURCES = ('toy', 'baskets', 'histories')
+
+
+def _edges_from_baskets(cfg: ml_collections.ConfigDict):
+  """Edges between items bought in the same order, with ids and names."""
+  b = cfg.item_graph.baskets
+  log = baskets.load_baskets(cfg.path, b.order_column, b.item_column,
+                             b.time_column, b.names_path, b.name_column)
+  sizes = np.bincount(log.order)
+  keep = sizes[log.order] <= b.max_basket if b.max_basket else slice(None)
+  edges = group_pairs(log.order[keep], log.item[keep],
+                      num_items=len(log.item_ids))
+  return edges, log.item_ids, log.item_names, {}, 'baskets'
+
+
+def _edges_from_histories(cfg: ml_collections.ConfigDict):
+  """Edges between items the same user interacted with (positives only)."""
+  # Co-interaction edges come from likes only, so data.feedback plays no
+  # part here: dislikes are dropped as with implicit feedback.
+  ds = likes.keep_positive(pipeline.read(cfg), cfg)
+  g = cfg.item_graph
+  edges = from_histories(
+      ds.all_interactions(), ds.num_items, max_offset=g.max_offset or None,
+      window=g.window or None, max_per_user=g.max_per_user or None)
+  return (edges, ds.item_ids, ds.item_names, dict(ds.item_features),
+          f'{ds.name}-histories')
+
+
+def _edges_from_toy(cfg: ml_collections.ConfigDict):
+  """The GCN article's toy: three categories of items."""
+  t = cfg.item_graph.toy
+  edges, category = toy_categories(
+      t.num_items, t.category_size, t.p_in, t.p_out, t.seed)
+  names = np.array([f'item {i} (category {c})' for i, c in enumerate(category)])
+  return (edges, np.arange(t.num_items).astype(str), names, {},
+          'synthetic-toy')
+
+
+def load_item_graph(cfg: ml_collections.ConfigDict) -> ItemGraph:
+  """The item co-occurrence graph a run trains on, edges split and checked.
+
+  Args:
+    cfg: `config.data`; cfg.item_graph.source picks 'toy', 'baskets' (a CSV
+      at cfg.path) or 'histories' (any user-item format, cfg.format /
+      cfg.path / cfg.positive). cfg.val_ratio and cfg.test_ratio are shares
+      of edges held out.
+
+  Returns:
+    The ItemGraph.
+  """
+  source = cfg.item_graph.source
+  if source not in ITEM_GRAPH_SOURCES:
+    raise DataError(f'config.data.item_graph.source={source!r} is not one of '
+                    f'{ITEM_GRAPH_SOURCES}.')
+  if source == 'baskets' and not os.path.exists(os.path.expanduser(cfg.path)):
+    raise DataError(f'config.data.path={cfg.path!r} does not exist; it must '
+                    f'be the baskets CSV (order id, item id [, timestamp]).')
+  read_edges = {'toy': _edges_from_toy, 'baskets': _edges_from_baskets,
+                'histories': _edges_from_histories}[source]
+  edges, item_ids, names, features, name = read_edges(cfg)
+  edges = edges.select(edges.weight >= cfg.item_graph.min_count)
+  if not len(edges):
+    raise DataError(f'No item pairs co-occur (min_count='
+                    f'{cfg.item_graph.min_count}): the item graph is empty.')
+  train, val, test = split_edges(edges, cfg.val_ratio, cfg.test_ratio,
+                                 cfg.split_seed)
+  return ItemGraph(
+      name=name,
+      source=('GCN article toy graph; NOT real data' if source == 'toy'
+              else os.fspath(cfg.path)),
+      num_items=len(item_ids), train=train, val=val, test=test,
+      item_ids=item_ids, item_names=names, item_features=features)

@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 # Split name -> file name; val.txt is optional.
@@ -108,7 +108,7 @@ def load_lightgcn_text(path: readers.PathLike,
       name=os.path.basename(os.path.abspath(folder)), source=folder,
       num_users=len(user_ids), num_items=len(item_ids),
       user_ids=user_ids, item_ids=item_ids, **parts)
-  dataset, _ = splits.check_duplicates(
+  dataset, _ = dedupe.check_duplicates(
       dataset, duplicates,
       files={name: table.path for name, table in zip(read, tables)},
       lines={name: table.line for name, table in zip(read, tables)})

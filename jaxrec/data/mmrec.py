@@ -24,10 +24,10 @@ import os
 from absl import logging
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
 from jaxrec.data import recbole
 from jaxrec.data import safe_pickle
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 # x_label -> split name (MMRec's inter_splitting_label).
@@ -120,6 +120,58 @@ def _read_features(path: str, num_items: int, max_item: int,
   return array.astype(np.float32)
 
 
+def _all_features(inter: str, max_item: int, vision_feature_file: str,
+                  text_feature_file: str) -> dict[str, np.ndarray]:
+  """Modality -> float32 [N_i, d] of the feature files next to `inter`.
+
+  A named file that is absent is skipped with a warning, as in MMRec; but
+  when files are named and none exists, that is an error.
+  """
+  folder = os.path.dirname(inter)
+  features, wanted = {}, 0
+  rows = 0
+  for field, name in (('vision_feature_file', vision_feature_file),
+                      ('text_feature_file', text_feature_file)):
+    if not name:
+      continue
+    wanted += 1
+    file = os.path.join(folder, name)
+    if not os.path.isfile(file):
+      logging.warning('%s does not exist: modality %r is left out.', file,
+                      MODALITY[field])
+      continue
+    features[MODALITY[field]] = _read_features(file, rows, max_item, inter,
+                                               field)
+    rows = features[MODALITY[field]].shape[0]
+  if wanted and not features:
+    raise DataError(
+        f'{folder} has neither feature file ({vision_feature_file!r}, '
+        f'{text_feature_file!r}); expected {_EXPECTED}. Fix: copy the '
+        f'features next to {os.path.basename(inter)}, name them with '
+        f'--config.data.mmrec.vision_feature_file / text_feature_file, or '
+        f"set both to '' to read the interactions alone.")
+  return features
+
+
+def _drop_cold_start(
+    parts: dict[str, Interactions], lines: dict[str, np.ndarray],
+    num_users: int, inter: str
+) -> tuple[dict[str, Interactions], dict[str, np.ndarray]]:
+  """(parts, lines) without the val / test rows of users with no train row."""
+  parts, lines = dict(parts), dict(lines)
+  seen = np.zeros(num_users, bool)
+  seen[parts['train'].user] = True
+  for name in ('val', 'test'):
+    warm = seen[parts[name].user]
+    if not warm.all():
+      logging.info('%s: dropped %d %s rows of users with no train row '
+                   '(MMRec\'s filter_out_cod_start_users).', inter,
+                   int((~warm).sum()), name)
+    parts[name] = parts[name].select(warm)
+    lines[name] = lines[name][warm]
+  return parts, lines
+
+
 def load_mmrec(path: readers.PathLike, inter_file: str = '',
                user_column: str = 'userID', item_column: str = 'itemID',
                split_column: str = 'x_label', sep: str = '\t',
@@ -149,38 +201,18 @@ def load_mmrec(path: readers.PathLike, inter_file: str = '',
   """
   path = os.fspath(path)
   inter = find_inter(path, inter_file)
-  folder = os.path.dirname(inter)
   table = _read_inter(inter, sep, user_column, item_column, split_column)
   user = table[user_column].astype(np.int64)
   item = table[item_column].astype(np.int64)
-  label = table[split_column]
-  features, wanted = {}, 0
-  rows = 0
-  for field, name in (('vision_feature_file', vision_feature_file),
-                      ('text_feature_file', text_feature_file)):
-    if not name:
-      continue
-    wanted += 1
-    file = os.path.join(folder, name)
-    if not os.path.isfile(file):
-      logging.warning('%s does not exist: modality %r is left out.', file,
-                      MODALITY[field])
-      continue
-    features[MODALITY[field]] = _read_features(file, rows, int(item.max()),
-                                               inter, field)
-    rows = features[MODALITY[field]].shape[0]
-  if wanted and not features:
-    raise DataError(
-        f'{folder} has neither feature file ({vision_feature_file!r}, '
-        f'{text_feature_file!r}); expected {_EXPECTED}. Fix: copy the '
-        f'features next to {os.path.basename(inter)}, name them with '
-        f'--config.data.mmrec.vision_feature_file / text_feature_file, or '
-        f"set both to '' to read the interactions alone.")
+  features = _all_features(inter, int(item.max()), vision_feature_file,
+                           text_feature_file)
   num_users = int(user.max()) + 1
-  num_items = rows or int(item.max()) + 1
+  # Without features, as in MMRec: max item id + 1.
+  num_items = (next(iter(features.values())).shape[0] if features
+               else int(item.max()) + 1)
   parts, lines = {}, {}
   for value, name in SPLIT_LABELS.items():
-    keep = label == value
+    keep = table[split_column] == value
     parts[name] = Interactions(user[keep].astype(np.int32),
                                item[keep].astype(np.int32))
     lines[name] = table.line[keep]
@@ -188,23 +220,14 @@ def load_mmrec(path: readers.PathLike, inter_file: str = '',
     raise DataError(f'{inter}: no row has {split_column} 0 (train); expected '
                     f'{_EXPECTED}. Fix: label the training rows 0.')
   if filter_cold_start_users:
-    seen = np.zeros(num_users, bool)
-    seen[parts['train'].user] = True
-    for name in ('val', 'test'):
-      warm = seen[parts[name].user]
-      if not warm.all():
-        logging.info('%s: dropped %d %s rows of users with no train row '
-                     '(MMRec\'s filter_out_cod_start_users).', inter,
-                     int((~warm).sum()), name)
-      parts[name] = parts[name].select(warm)
-      lines[name] = lines[name][warm]
+    parts, lines = _drop_cold_start(parts, lines, num_users, inter)
   dataset = Dataset(
       name=os.path.splitext(os.path.basename(inter))[0], source=inter,
       num_users=num_users, num_items=num_items,
       user_ids=np.arange(num_users).astype(str),
       item_ids=np.arange(num_items).astype(str), item_features=features,
       **parts)
-  dataset, _ = splits.check_duplicates(
+  dataset, _ = dedupe.check_duplicates(
       dataset, duplicates, files={n: inter for n in SPLIT_LABELS.values()},
       lines=lines)
   return dataset

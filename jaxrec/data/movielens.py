@@ -10,8 +10,8 @@ from typing import Optional
 from absl import logging
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
 
 # Ratings files in the order a folder is searched.
@@ -208,6 +208,6 @@ def load_movielens(path: readers.PathLike,
   names, features = None, {}
   if os.path.isfile(movies_path):
     names, features = read_movies(movies_path, item_ids)
-  return splits.unsplit_dataset(
+  return dedupe.unsplit_dataset(
       _dataset_name(ratings_path), os.fspath(path), train, user_ids, item_ids,
       names, features, duplicates, ratings_path, table.line)

@@ -9,8 +9,8 @@ import os
 from absl import logging
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions, remap_ids
 
 TYPES = ('token', 'token_seq', 'float', 'float_seq')
@@ -209,6 +209,6 @@ def load_recbole(path: readers.PathLike, duplicates: str = 'error') -> Dataset:
   names, features = None, {}
   if os.path.isfile(stem + '.item'):
     names, features = read_items(stem + '.item', item_ids)
-  return splits.unsplit_dataset(
+  return dedupe.unsplit_dataset(
       os.path.basename(stem), os.fspath(path), train, user_ids, item_ids,
       names, features, duplicates, inter_path, table.line)

@@ -1,85 +1,27 @@
-"""Positive filtering, per-user ratio and k-fold splits, duplicate checks."""
+"""Per-user ratio and k-fold splits, and the split a run trains on.
+
+`prepare` is where a raw dataset (everything as read, before splitting)
+becomes a run's train / val / test: likes kept or marked, split, checked.
+"""
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Optional
 
-from absl import logging
+import ml_collections
 import numpy as np
 
-from jaxrec.data.dataset import DataError, Dataset, Interactions
+from jaxrec.data import likes
+from jaxrec.data.dataset import DataError, Dataset, Interactions, check_choice
 from jaxrec.errors import ConfigError
 
-RULES = ('all', 'rating', 'threshold', 'label')
 ORDERS = ('random', 'time')
-DUPLICATE_POLICIES = ('error', 'keep_first', 'keep_last')
-SPLIT_NAMES = ('train', 'val', 'test')
+SPLITS = ('given', 'ratio', 'kfold')
 
 # Separate random streams, so that carving validation out of a train split
 # made with the same seed does not reuse the test split's shuffle.
 _TEST_STREAM = 0
 _VAL_STREAM = 1
-
-
-def _check_choice(value: str, choices: Sequence[str], key: str) -> None:
-  """Raises ConfigError unless value is one of choices (config key `key`)."""
-  if value not in choices:
-    raise ConfigError(f'{key}={value!r} is not one of {list(choices)}.')
-
-
-def positive_mask(inter: Interactions, rule: str, min_rating: float,
-                  threshold: float = 3.5) -> np.ndarray:
-  """Which interactions count as positive (likes).
-
-  Args:
-    inter: [n] interactions.
-    rule: 'all' (every row); 'rating' (rating >= min_rating, RecBole's
-      convention); 'threshold' (rating > threshold, SiReN's and PANE-GNN's);
-      'label' (rating == 1, and every rating must be a 0/1 label).
-    min_rating: the threshold of rule 'rating' (config.data.min_rating).
-    threshold: the threshold of rule 'threshold' (config.data.threshold).
-
-  Returns:
-    bool [n]: True where the row is positive.
-  """
-  _check_choice(rule, RULES, 'config.data.positive')
-  if rule == 'all':
-    return np.ones(len(inter), bool)
-  if inter.rating is None:
-    raise DataError(
-        f"positive rule {rule!r} needs a rating or label column, but these "
-        f"interactions have none (e.g. LightGCN text files). Fix: set "
-        f"config.data.positive='all'.")
-  if rule == 'rating':
-    return inter.rating >= min_rating
-  if rule == 'threshold':
-    return inter.rating > threshold
-  bad = (inter.rating != 0) & (inter.rating != 1)
-  if np.any(bad):
-    others = np.unique(inter.rating[bad])
-    raise DataError(
-        f"positive rule 'label' needs 0/1 labels, but {int(bad.sum())} "
-        f"ratings are other values ({', '.join(map(str, others[:5]))}...). "
-        f"Fix: set config.data.positive='rating' with config.data.min_rating"
-        f" or 'threshold' with config.data.threshold, or 'all'.")
-  return inter.rating == 1
-
-
-def filter_positive(inter: Interactions, rule: str, min_rating: float,
-                    threshold: float = 3.5) -> Interactions:
-  """Keeps the interactions that count as positive.
-
-  Args:
-    inter: [n] interactions.
-    rule: 'all', 'rating', 'threshold' or 'label' (see positive_mask).
-    min_rating: the threshold of rule 'rating'.
-    threshold: the threshold of rule 'threshold'.
-
-  Returns:
-    The [m <= n] kept rows, in their order (inter itself for rule 'all').
-  """
-  mask = positive_mask(inter, rule, min_rating, threshold)
-  return inter if rule == 'all' else inter.select(mask)
 
 
 def _rank_from_end(user: np.ndarray,
@@ -122,7 +64,7 @@ def _num_held_out(count: np.ndarray, ratio: float) -> np.ndarray:
 def _ratio_split(inter: Interactions, ratio: float, seed: int, order: str,
                  stream: int) -> tuple[Interactions, Interactions]:
   """ratio_split with a chosen random stream."""
-  _check_choice(order, ORDERS, 'config.data.split_order')
+  check_choice(order, ORDERS, 'config.data.split_order')
   if not 0 <= ratio < 1:
     raise ConfigError(f'split ratio {ratio} (config.data.test_ratio / '
                       f'val_ratio) must be in [0, 1).')
@@ -206,128 +148,104 @@ def carve_validation(dataset: Dataset, val_ratio: float, seed: int,
   return dataset.replace(train=train, val=val)
 
 
-def _pair_key(inter: Interactions, num_items: int) -> np.ndarray:
-  """int64 [n] key identifying each row's (user, item) pair."""
-  return inter.user.astype(np.int64) * num_items + inter.item
+def split(ds: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
+  """Applies cfg.split ('given', 'ratio' or 'kfold'), then carves validation."""
+  if cfg.split not in SPLITS:
+    raise DataError(f'config.data.split={cfg.split!r} is not one of {SPLITS}.')
+  if cfg.split == 'given':
+    if not len(ds.test):
+      raise DataError(
+          f'{ds.source}: config.data.split="given" but the data has no test '
+          f"file. Use config.data.split='ratio' or 'kfold', or add the file.")
+  else:
+    pool = ds.all_interactions()
+    if cfg.split == 'ratio':
+      train, test = ratio_split(pool, cfg.test_ratio, cfg.split_seed,
+                                cfg.split_order)
+    else:
+      if not 0 <= cfg.fold < cfg.num_folds:
+        raise DataError(f'config.data.fold={cfg.fold} must be in '
+                        f'[0, config.data.num_folds={cfg.num_folds}).')
+      train, test = kfold_split(pool, cfg.num_folds, cfg.fold,
+                                cfg.split_seed)
+    empty = type(pool).empty(like=pool)
+    ds = ds.replace(train=train, val=empty, test=test)
+  if not len(ds.val) and cfg.val_ratio > 0:
+    ds = carve_validation(ds, cfg.val_ratio, cfg.split_seed, cfg.split_order)
+  return ds
 
 
-def _fix(where: str) -> str:
-  """The fix suggested for duplicate rows."""
-  return (f"Fix: remove the repeated rows {where}, or set config.data."
-          f"duplicates='keep_first' or 'keep_last' to keep one of each.")
+def _check_likes(ds: Dataset, rule: str) -> None:
+  """Refuses signed train or test splits without likes (rule: for messages)."""
+  for name, role in (('train', 'the positive graph'),
+                     ('test', 'the ground truth of evaluation')):
+    if not len(getattr(ds, name).likes()):
+      raise DataError(
+          f'{ds.source}: the {name} split has no likes ({rule}), and its '
+          f'likes are {role}; all {len(getattr(ds, name))} rows are '
+          f'dislikes. Fix: loosen config.data.positive / min_rating / '
+          f'threshold, or change the split (config.data.split, test_ratio,'
+          f' fold).')
 
 
-def _dedupe_within(ds: Dataset, name: str, file: str, line: np.ndarray,
-                   policy: str) -> np.ndarray:
-  """Indices of the rows of split `name` to keep under the policy."""
-  part = getattr(ds, name)
-  key = _pair_key(part, ds.num_items)
-  uniq, first, inverse = np.unique(key, return_index=True,
-                                   return_inverse=True)
-  if len(uniq) == len(key):
-    return np.arange(len(key))
-  if policy == 'error':
-    repeat = np.ones(len(key), bool)
-    repeat[first] = False
-    r = np.flatnonzero(repeat)[0]
-    f = first[inverse[r]]
-    pairs = int(np.sum(np.bincount(inverse) > 1))
-    raise DataError(
-        f'{file}: user {ds.user_ids[part.user[r]]} and item '
-        f'{ds.item_ids[part.item[r]]} appear on line {line[f]} and again on '
-        f'line {line[r]}; {pairs} (user, item) pairs occur more than once '
-        f'({len(key) - len(uniq)} extra rows). {_fix("from " + file)}')
-  if policy == 'keep_last':
-    _, last_reversed = np.unique(key[::-1], return_index=True)
-    return np.sort(len(key) - 1 - last_reversed)
-  return np.sort(first)
-
-
-def check_duplicates(
-    dataset: Dataset,
-    policy: str = 'error',
-    files: Optional[Mapping[str, str]] = None,
-    lines: Optional[Mapping[str, np.ndarray]] = None,
-) -> tuple[Dataset, dict[str, int]]:
-  """Applies a duplicates policy within each split and across splits.
-
-  A (user, item) pair repeated within a split, or present in two splits,
-  either raises (policy 'error') or is reduced to one row: 'keep_first' /
-  'keep_last' keep that occurrence within a split, and a pair already in an
-  earlier split (train before val before test) is dropped from the later one.
+def check(ds: Dataset,
+          cfg: Optional[ml_collections.ConfigDict] = None) -> None:
+  """Refuses splits a run cannot use (empty train or test, ids out of range).
 
   Args:
-    dataset: the dataset as read (contiguous ids, raw ids in user_ids and
-      item_ids for the messages).
-    policy: 'error', 'keep_first' or 'keep_last' (config.data.duplicates).
-    files: split name -> the file it was read from, for messages.
-    lines: split name -> int64 [n] 1-based line number of each row; row
-      numbers when absent.
-
-  Returns:
-    (dataset, removed): the deduplicated dataset and, per split name, how many
-    rows were dropped from it.
+    ds: the split dataset.
+    cfg: `config.data`, to name the like rule in messages about signed data.
   """
-  _check_choice(policy, DUPLICATE_POLICIES, 'config.data.duplicates')
-  files, lines = dict(files or {}), dict(lines or {})
-  earlier = []  # (file, sorted keys, their line numbers) of earlier splits.
-  removed = {}
-  for name in SPLIT_NAMES:
-    part = getattr(dataset, name)
-    file = files.get(name, f'the {name} split')
-    line = np.asarray(lines.get(name, np.arange(1, len(part) + 1)))
-    keep = _dedupe_within(dataset, name, file, line, policy)
-    part, line = part.select(keep), line[keep]
-    key = _pair_key(part, dataset.num_items)
-    seen = np.zeros(len(part), bool)
-    for e_file, e_keys, e_lines in earlier:
-      if not len(key) or not len(e_keys):
-        continue  # np.isin would still sort the other side.
-      in_e = np.isin(key, e_keys)
-      if policy == 'error' and np.any(in_e):
-        r = np.flatnonzero(in_e)[0]
-        e_line = e_lines[np.searchsorted(e_keys, key[r])]
-        raise DataError(
-            f'user {dataset.user_ids[part.user[r]]} and item '
-            f'{dataset.item_ids[part.item[r]]} are in both {e_file} (line '
-            f'{e_line}) and {file} (line {line[r]}); {int(in_e.sum())} pairs '
-            f'of {file} are already in {e_file}, which leaks them from '
-            f'training into evaluation. {_fix("from " + file)}')
-      seen |= in_e
-    part, line = part.select(~seen), line[~seen]
-    removed[name] = len(getattr(dataset, name)) - len(part)
-    if removed[name]:
-      logging.warning('%s: dropped %d repeated (user, item) rows '
-                      '(config.data.duplicates=%r).', file, removed[name],
-                      policy)
-    dataset = dataset.replace(**{name: part})
-    order = np.argsort(key[~seen], kind='stable')
-    earlier.append((file, key[~seen][order], line[order]))
-  return dataset, removed
+  for name in ('train', 'test'):
+    if not len(getattr(ds, name)):
+      raise DataError(f'{ds.source}: the {name} split is empty after filtering '
+                      f'and splitting; check config.data.positive / '
+                      f'min_rating and the split ratios.')
+  if ds.signed:
+    _check_likes(ds, 'the config.data.positive rule' if cfg is None
+                 else likes.like_rule(cfg))
+  for name in ('train', 'val', 'test'):
+    part = getattr(ds, name)
+    if len(part) and (part.user.min() < 0 or part.user.max() >= ds.num_users
+                      or part.item.min() < 0
+                      or part.item.max() >= ds.num_items):
+      raise DataError(f'{ds.source}: {name} ids out of range '
+                      f'[0, {ds.num_users}) x [0, {ds.num_items}).')
+  for m, f in ds.item_features.items():
+    if f.shape[0] != ds.num_items:
+      raise DataError(f'{ds.source}: item features {m!r} have {f.shape[0]} '
+                      f'rows for {ds.num_items} items.')
+    if not np.all(np.isfinite(f)):
+      raise DataError(f'{ds.source}: item features {m!r} contain NaN or inf.')
+  for m, bag in ds.item_bags.items():
+    if bag.ndim != 2 or bag.shape[0] != 2 or (
+        bag.size and not 0 <= bag[0].min() <= bag[0].max() < ds.num_items):
+      raise DataError(f'{ds.source}: bag of words {m!r} must be [2, n] '
+                      f'(item, word) pairs with items in [0, {ds.num_items}).')
 
 
-def unsplit_dataset(name: str, source: str, train: Interactions,
-                    user_ids: np.ndarray, item_ids: np.ndarray,
-                    item_names: Optional[np.ndarray],
-                    item_features: Mapping[str, np.ndarray], duplicates: str,
-                    file: str, lines: np.ndarray) -> Dataset:
-  """A Dataset of one interaction log (all in train), duplicates checked.
+def prepare(raw: Dataset, cfg: ml_collections.ConfigDict) -> Dataset:
+  """The split a run trains on, from the dataset as read.
+
+  Implicit feedback (cfg.feedback='implicit') keeps the positives before
+  splitting (the RecBole convention), so ratios apply to the positive
+  interactions. Signed feedback keeps every rating and marks it as a like or
+  a dislike before splitting (SiReN's and PANE-GNN's protocol): the split
+  sees all ratings and every row keeps its sign.
 
   Args:
-    name, source, user_ids, item_ids, item_names, item_features: see Dataset.
-    train: [n] the log's interactions.
-    duplicates: the duplicates policy (see check_duplicates).
-    file: the file the log was read from, for messages.
-    lines: int64 [n] 1-based line number of each row in `file`.
+    raw: the dataset as a loader returns it (all rows in train unless its
+      files are split).
+    cfg: `config.data` (see jaxrec/data/config.py for the fields).
 
   Returns:
-    The Dataset, with empty val and test.
+    The Dataset with train / val / test filled in and checked; for signed
+    feedback each part's `liked` is set.
   """
-  empty = Interactions.empty(like=train)
-  dataset = Dataset(name=name, source=source, num_users=len(user_ids),
-                    num_items=len(item_ids), train=train, val=empty,
-                    test=empty, user_ids=user_ids, item_ids=item_ids,
-                    item_names=item_names, item_features=item_features)
-  dataset, _ = check_duplicates(dataset, duplicates, files={'train': file},
-                                lines={'train': lines})
-  return dataset
+  if cfg.feedback == 'signed':
+    ds = likes.mark_likes(raw, cfg)
+  else:
+    ds = likes.keep_positive(raw, cfg)
+  ds = split(ds, cfg)
+  check(ds, cfg)
+  return ds

@@ -7,8 +7,8 @@ from typing import Optional
 
 import numpy as np
 
+from jaxrec.data import dedupe
 from jaxrec.data import readers
-from jaxrec.data import splits
 from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 # Split name -> file name; only train.txt is required.
@@ -109,7 +109,7 @@ def load_triples(path: readers.PathLike, duplicates: str = 'error') -> Dataset:
       name=os.path.basename(os.path.abspath(folder)), source=folder,
       num_users=len(user_ids), num_items=len(item_ids),
       user_ids=user_ids, item_ids=item_ids, **parts)
-  dataset, _ = splits.check_duplicates(
+  dataset, _ = dedupe.check_duplicates(
       dataset, duplicates,
       files={name: table.path for name, table in tables.items()},
       lines={name: table.line for name, table in tables.items()})
