@@ -86,8 +86,8 @@ def run_one(name: str) -> dict:
                     ('has_v', 'has_a', 'has_t')):
     config.model[key] = m in scale['widths']
   t0 = time.perf_counter()
-  task = user_item.from_dataset(config, models.get('grcn'),
-                                make_dataset(scale))
+  task = user_item.UserItem().from_dataset(config, models.get('grcn'),
+                                           make_dataset(scale))
   state = train_state.create(task, 0)
   batches = task.kind.batches(task, 1)
   step = train.make_step(task)

@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+from configs import grcn_movielens  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jaxrec import config as config_lib  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jaxrec import metrics  # pylint: disable=g-import-not-at-top,wrong-import-position
 from jaxrec import train  # pylint: disable=g-import-not-at-top,wrong-import-position
@@ -105,7 +106,7 @@ def build_loo(src: str, folder: str) -> Dataset:
 
 def grcn_config(folder: str, **overrides):
   """GRCN (README settings unless overridden) on the MMRec folder."""
-  c = config_lib.grcn(None, 'movielens')
+  c = grcn_movielens.get_config()
   c.data.format = 'mmrec'
   c.data.path = folder
   c.model.has_a = False
@@ -123,12 +124,11 @@ def grcn_config(folder: str, **overrides):
 
 def lightgcn_config(folder: str):
   """LightGCN (its paper's settings) on the same files."""
-  c = config_lib.base()
+  c = config_lib.base('lightgcn')
   c.data.format = 'mmrec'
   c.data.path = folder
   c.data.split = 'given'
   c.data.val_ratio = 0.0
-  c.model.name = 'lightgcn'
   c.eval_ks = (10, 20)
   c.num_epochs = 3 * _MAX_EPOCHS.value
   c.eval_every_epochs = 5

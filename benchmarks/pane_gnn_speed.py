@@ -39,7 +39,10 @@ from absl import app
 from absl import flags
 import jax
 
-from jaxrec import config as config_lib
+from configs import common
+from configs import lightgcn_ml100k_signed
+from configs import pane_gnn_synthetic
+from configs import siren_synthetic
 from jaxrec import tasks
 from jaxrec import train
 from jaxrec import train_state
@@ -61,7 +64,12 @@ AUTHORS = {'pane_gnn_step_s': 5.1, 'siren_step_s': 3.1,
 
 def ml1m_scale_config(model: str):
   """The model's paper config on ML-1M-sized synthetic signed data."""
-  c = config_lib.signed_model(None, model, 'synthetic')
+  if model == 'lightgcn':
+    c = lightgcn_ml100k_signed.get_config()
+    common.signed_protocol(c, 'synthetic')
+  else:
+    c = {'pane_gnn': pane_gnn_synthetic,
+         'siren': siren_synthetic}[model].get_config()
   s = c.data.synthetic
   s.num_users, s.num_items, s.num_clusters = 6040, 3952, 20
   # About 1M ratings after de-duplication (ML-1M: 1,000,209).

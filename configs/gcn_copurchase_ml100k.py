@@ -14,19 +14,20 @@ Genres as extra node input: --config.model.features="('genre',)" with
 GroupLens's u.item ("('class',)" with RecBole's ml-100k.item).
 """
 
+from configs import common
 from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None for the full run, 'smoke' for a seconds-long check."""
-  c = config_lib.base()
-  config_lib.movielens_100k(c.data)
+  """The run; 'smoke' (FILE.py:smoke) for a seconds-long check."""
+  arg = config_lib.parse_arg(arg, smoke=False)
+  c = config_lib.base('gcn_link')
+  common.movielens_100k(c.data)
   c.data.item_graph.source = 'histories'
   c.data.item_graph.max_offset = 10
   c.data.item_graph.min_count = 2
   c.data.val_ratio = 0.1
   c.data.test_ratio = 0.1
-  c.model.name = 'gcn_link'
   c.model.hidden_dim = 64
   c.model.embed_dim = 32
   c.model.dropout = 0.3
@@ -41,12 +42,10 @@ def get_config(arg: str | None = None):
   c.eval_every_epochs = 10
   c.patience = 5
   c.selection_metric = 'recall@10'
-  if arg == 'smoke':
+  if arg.smoke:
     c.model.hidden_dim = 16
     c.model.embed_dim = 8
     c.num_epochs = 2
     c.eval_every_epochs = 1
-  elif arg:
-    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
   c.lock()
   return c

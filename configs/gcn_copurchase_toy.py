@@ -13,12 +13,12 @@ from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None for the article's run, 'smoke' for a seconds-long check."""
-  c = config_lib.base()
+  """The article's run; 'smoke' (FILE.py:smoke) for a seconds-long check."""
+  arg = config_lib.parse_arg(arg, smoke=False)
+  c = config_lib.base('gcn_link')
   c.data.item_graph.source = 'toy'
   c.data.val_ratio = 0.0
   c.data.test_ratio = 0.0
-  c.model.name = 'gcn_link'
   c.model.hidden_dim = 64
   c.model.embed_dim = 32
   c.model.dropout = 0.3
@@ -32,11 +32,9 @@ def get_config(arg: str | None = None):
   c.patience = 0
   c.eval_ks = (5, 10)
   c.selection_metric = 'auc'
-  if arg == 'smoke':
+  if arg.smoke:
     c.num_epochs = 20
     c.eval_every_epochs = 10
     c.log_every_epochs = 10
-  elif arg:
-    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
   c.lock()
   return c

@@ -33,30 +33,42 @@ hard pruning, its L2 term, Xavier MLP init, no acoustic branch),
 benchmarks/parity/grcn.py checks it against MMRec to 1e-5.
 """
 
+from configs import common
 from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None, 'smoke', 'reference' or 'reference,smoke'."""
-  words = config_lib.variant_words(arg)
-  c = config_lib.grcn('smoke' if 'smoke' in words else None, 'movielens')
+  """The run; variants after ':' (FILE.py:ARG):
+
+  'smoke' (seconds), 'reference' (MMRec's GRCN code), or both
+  ('reference,smoke').
+  """
+  arg = config_lib.parse_arg(arg, smoke=False, reference=False)
+  c = config_lib.base('grcn')
+  common.grcn_layout(c, 'movielens')
   c.data.format = 'mmrec'
   c.data.path = 'data/baby'
   c.data.download_hint = (
       'MMRec\'s datasets (baby, sports, clothing, ...) are linked from '
       'https://github.com/enoche/MMRec (data/README.md); point data.path at '
       'the folder holding NAME.inter, image_feat.npy and text_feat.npy.')
+  # The GRCN README's model (see the docstring).
+  c.model.embed_dim = 64
+  c.model.content_dim = 64
   c.model.has_a = False  # MMRec's folders hold image and text features.
+  # MMRec's trainer (see the docstring).
   c.l2_weight = 1e-3
   c.learning_rate = 1e-3
   c.batch_size = 2048
+  c.num_epochs = 1000
   c.eval_every_epochs = 1
   c.eval_ks = (10, 20)
   c.selection_metric = 'recall@20'
   c.patience = 20
-  if 'reference' in words:
-    config_lib.grcn_reference(c, 'mmrec')
-  if 'smoke' in words:
+  if arg.reference:
+    common.grcn_reference(c, 'mmrec')
+  if arg.smoke:
+    common.grcn_smoke(c)
     c.batch_size = 1024
   c.lock()
   return c

@@ -31,12 +31,34 @@ On sparse data (few interactions per user, e.g. MMRec's Amazon sets) use
 configs/grcn_mmrec.py (lr 1e-3) or a larger --config.patience.
 """
 
+from configs import common
 from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None for the README's run, 'smoke' for a seconds-long check."""
-  c = config_lib.grcn(arg, 'movielens')
-  c.l2_weight = 1e-4  # --weight_decay=0.0001 (an L2 term, see loss_fn)
+  """The README's run; 'smoke' (FILE.py:smoke) for a seconds-long check."""
+  arg = config_lib.parse_arg(arg, smoke=False)
+  c = config_lib.base('grcn')
+  common.grcn_layout(c, 'movielens')
+  # The README's model: dim_E = dim_C = 64, confid weights, 3 routing
+  # iterations, concat fusion, soft pruning (--is_pruning=False).
+  c.model.embed_dim = 64
+  c.model.content_dim = 64
+  c.model.weight_mode = 'confid'
+  c.model.num_routing = 3
+  c.model.fusion_mode = 'concat'
+  c.model.hard_pruning = False
+  c.l2_weight = 1e-4  # --weight_decay=0.0001 (an L2 term, see the loss)
+  # The GRCN README's trainer: --lr=0.0001 --batch_size=1024, 1000 epochs,
+  # evaluation every epoch on recall@10, 20 evaluations of patience.
+  c.learning_rate = 1e-4
+  c.batch_size = 1024
+  c.num_epochs = 1000
+  c.eval_every_epochs = 1
+  c.eval_ks = (10,)
+  c.selection_metric = 'recall@10'
+  c.patience = 20
+  if arg.smoke:
+    common.grcn_smoke(c)
   c.lock()
   return c

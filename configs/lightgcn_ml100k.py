@@ -10,17 +10,18 @@ data.path may hold GroupLens's files (u.data, u.item) or RecBole's atomic
 files (ml-100k.inter, ml-100k.item); the format is detected.
 """
 
+from configs import common
 from jaxrec import config as config_lib
 
 
 def get_config(arg: str | None = None):
-  """arg: None for the full run, 'smoke' for a seconds-long check."""
-  c = config_lib.base()
-  config_lib.movielens_100k(c.data)
+  """The run; 'smoke' (FILE.py:smoke) for a seconds-long check."""
+  arg = config_lib.parse_arg(arg, smoke=False)
+  c = config_lib.base('lightgcn')
+  common.movielens_100k(c.data)
   c.data.split = 'ratio'
   c.data.test_ratio = 0.2
   c.data.val_ratio = 0.1
-  c.model.name = 'lightgcn'
   c.model.embed_dim = 64
   c.model.num_layers = 3
   c.learning_rate = 1e-3
@@ -29,11 +30,9 @@ def get_config(arg: str | None = None):
   c.num_epochs = 400
   c.eval_every_epochs = 5
   c.patience = 10
-  if arg == 'smoke':
+  if arg.smoke:
     c.model.embed_dim = 16
     c.num_epochs = 2
     c.eval_every_epochs = 1
-  elif arg:
-    raise ValueError(f"Unknown config variant {arg!r}; use ':smoke' or none.")
   c.lock()
   return c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 from typing import Any, Mapping, Sequence
@@ -10,10 +11,10 @@ import ml_collections
 
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
+from jaxrec import models
 from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError
-from jaxrec.models import pane_gnn
 
 # Per-user / per-item counts, not metrics: left out of tables.
 NOT_METRICS = ('num_evaluated', 'epoch')
@@ -60,25 +61,71 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
     return config_lib.from_saved(json.load(f))
 
 
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+  """['filter_threshold=0', ...] -> {'filter_threshold': 0, ...}.
+
+  Values are Python literals (numbers, booleans, quoted strings); anything
+  else is kept as a string.
+  """
+  result = {}
+  for pair in pairs:
+    key, sep, value = pair.partition('=')
+    if not sep or not key:
+      raise ConfigError(f'--override={pair!r}: write FIELD=VALUE, e.g. '
+                        f'--override=filter_threshold=0.')
+    try:
+      result[key] = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      result[key] = value
+  return result
+
+
+def with_overrides(config: ml_collections.ConfigDict,
+                   overrides: Mapping[str, Any] | None
+                   ) -> ml_collections.ConfigDict:
+  """A copy of a saved run's config with some config.model fields changed.
+
+  Only the fields the model's spec lists in eval_overrides may change: they
+  act only when ranking (e.g. a ranking filter's threshold), so the trained
+  parameters stay valid.
+
+  Args:
+    config: the run's config.
+    overrides: {config.model field: value}; None or {} for none.
+  """
+  if not overrides:
+    return config
+  spec = models.get(config.model.name)
+  allowed = spec.eval_overrides(config)
+  for key in overrides:
+    if key not in allowed:
+      raise ConfigError(
+          f'config.model.{key} cannot change at evaluation for this run '
+          f'({spec.label(config)}): it would need retraining. Fields that '
+          f'can: {list(allowed) or "none"}.')
+  config = config.copy_and_resolve_references()
+  for key, value in overrides.items():
+    config.model[key] = type(config.model[key])(value)
+  return config
+
+
 def restore_run(workdir: str, which: str = 'best',
-                filter_threshold: float | None = None
+                overrides: Mapping[str, Any] | None = None
                 ) -> tuple[tasks.Task, Any, int]:
   """Rebuilds a run's task from its config.json and restores parameters.
 
   Args:
     workdir: folder of a run of launch/train.py.
     which: 'best' (on validation) or 'latest'.
-    filter_threshold: PANE-GNN only: rank with this delta instead of the
-      run's config.model.filter_threshold.
+    overrides: config.model fields to rank with instead of the run's (see
+      with_overrides), e.g. {'filter_threshold': 0.0}.
 
   Returns:
     (task, params, epoch of the checkpoint).
   """
   if which not in ('best', 'latest'):
     raise ConfigError(f"checkpoint must be 'best' or 'latest', got {which!r}.")
-  config = load_config(workdir)
-  if filter_threshold is not None:
-    config = pane_gnn.with_filter_threshold(config, filter_threshold)
+  config = with_overrides(load_config(workdir), overrides)
   task = tasks.build(config)
   ckpts = checkpoint.Checkpoints(workdir, read_only=True)
   epoch = ckpts.best_epoch() if which == 'best' else ckpts.latest_epoch()
@@ -91,7 +138,7 @@ def restore_run(workdir: str, which: str = 'best',
 
 
 def evaluate_workdir(workdir: str, split: str = 'test', which: str = 'best',
-                     filter_threshold: float | None = None
+                     overrides: Mapping[str, Any] | None = None
                      ) -> dict[str, float]:
   """Restores a run's checkpoint and evaluates it; writes eval_<split>.json.
 
@@ -99,28 +146,27 @@ def evaluate_workdir(workdir: str, split: str = 'test', which: str = 'best',
     workdir: folder of a run of launch/train.py.
     split: 'val' or 'test'.
     which: 'best' (on validation) or 'latest'.
-    filter_threshold: PANE-GNN only: rank with this delta (see restore_run),
-      and write eval_<split>_delta<value>.json.
+    overrides: config.model fields to rank with (see with_overrides); the
+      result goes to eval_<split>_<field><value>.json.
 
   Returns:
     The metrics, plus 'epoch' (of the checkpoint).
   """
-  task, params, epoch = restore_run(workdir, which, filter_threshold)
+  task, params, epoch = restore_run(workdir, which, overrides)
   if not task.kind.has_split(task, split):
     raise ConfigError(f'The run has no {split} split to evaluate.')
   result = task.kind.evaluate(task, params, split)
   result['epoch'] = epoch
-  record = {'split': split, 'checkpoint': which, **result}
-  if filter_threshold is not None:
-    record['filter_threshold'] = filter_threshold
-  with open(eval_file(workdir, split, filter_threshold), 'w') as f:
+  record = {'split': split, 'checkpoint': which, **result,
+            **dict(overrides or {})}
+  with open(eval_file(workdir, split, overrides), 'w') as f:
     json.dump(record, f, indent=2)
   return result
 
 
 def eval_file(workdir: str, split: str,
-              filter_threshold: float | None = None) -> str:
-  """WORKDIR/eval_<split>.json, or eval_<split>_delta<value>.json."""
-  delta = '' if filter_threshold is None else f'_delta{filter_threshold:g}'
-  return os.path.join(workdir, f'eval_{split}{delta}.json')
-
+              overrides: Mapping[str, Any] | None = None) -> str:
+  """WORKDIR/eval_<split>.json, or eval_<split>_<field><value>...json."""
+  suffix = ''.join(f'_{k}{v:g}' if isinstance(v, float) else f'_{k}{v}'
+                   for k, v in sorted((overrides or {}).items()))
+  return os.path.join(workdir, f'eval_{split}{suffix}.json')

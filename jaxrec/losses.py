@@ -3,17 +3,17 @@
 Per-example values let the train step form an exact global mean over a
 sharded, padded batch (sum of masked values / global count), so one device
 and several devices compute the same loss. A term that couples examples
-(InfoNCE over the batch) gathers the global batch's ids over BATCH_AXIS and
-still returns one value per local example.
+(InfoNCE over the batch) is handed the global batch's ids and a sum over
+devices by the train step (models.spec.StepContext), and still returns one
+value per local example; nothing here knows the device axis.
 """
+
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
 from jaxrec import ops
-
-# The device axis of the train step (train.py maps the batch over it).
-BATCH_AXIS = 'batch'
 
 
 def pair_scores(table: jax.Array, users: jax.Array, items: jax.Array,
@@ -164,7 +164,9 @@ def info_nce(view_a: jax.Array, view_b: jax.Array, ids: jax.Array,
 def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
                         ids: list[jax.Array], valid: jax.Array,
                         col_ids: list[jax.Array], col_valid: jax.Array,
-                        temperature: float) -> jax.Array:
+                        temperature: float,
+                        batch_sum: Callable[[jax.Array], jax.Array]
+                        ) -> jax.Array:
   """PANE-GNN's InfoNCE as the authors' code computes it, per row.
 
   For each batch row b (repeats included) and node kinds k (users, rated
@@ -172,7 +174,7 @@ def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
       loss_b = -log( sum_k f(a_k[b], b[ids_k[b]]) / S ),
       S = sum_k sum_{rows r, columns c} f(a_k[r], b[col_ids_k[c]]),
   one denominator shared by every row and both kinds. S runs over the
-  global batch (its partial sums are added over BATCH_AXIS).
+  global batch (this device's partial sum goes through batch_sum).
 
   Args:
     views_a: per kind, float [B, d] first view of each row's node (v_u, v_i).
@@ -182,6 +184,8 @@ def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
     col_ids: per kind, int [C] node ids of the global batch's rows.
     col_valid: bool [C] columns that take part.
     temperature: tau.
+    batch_sum: adds a per-device partial sum over the global batch
+      (StepContext.batch_sum).
 
   Returns:
     float [B] (0 on invalid rows).
@@ -197,25 +201,3 @@ def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
   total = batch_sum(total)
   return jnp.where(valid, jnp.log(total) - jnp.log(positive), 0.0)
 
-
-def batch_sum(x: jax.Array) -> jax.Array:
-  """The sum of a per-device value over the global batch's devices.
-
-  Call only inside the train step (it names BATCH_AXIS).
-  """
-  return jax.lax.psum(x, BATCH_AXIS)
-
-
-def gather_batch(x: jax.Array) -> jax.Array:
-  """The global batch's values of a per-example array (all devices' shards).
-
-  Call only inside the train step (it names BATCH_AXIS). Used for ids and
-  masks, never for values that need a gradient.
-
-  Args:
-    x: [B_local, ...] this device's shard.
-
-  Returns:
-    [B_global, ...] the shards of all devices, in device order.
-  """
-  return jax.lax.all_gather(x, BATCH_AXIS, tiled=True)

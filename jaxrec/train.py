@@ -35,19 +35,29 @@ from absl import logging
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
 from jaxrec import evaluate
-from jaxrec import losses
 from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError, TrainingDiverged
+from jaxrec.models import spec as spec_lib
 
-AXIS = losses.BATCH_AXIS
+# The device axis of the train step's pmap; only this file names it.
+AXIS = 'batch'
 # Keys that may change when a run is resumed (e.g. to train longer).
 RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
                   'log_every_epochs', 'log_test_every_eval')
 
 
-def train_step(model_lib, model, config, state: train_state.TrainState,
-               inputs, batch: dict[str, jax.Array], step: jax.Array):
+def _step_context(rng: jax.Array) -> spec_lib.StepContext:
+  """What a loss may do across the global batch, bound to the device axis."""
+  return spec_lib.StepContext(
+      rng=rng, batch_sum=lambda x: jax.lax.psum(x, AXIS),
+      # Used for ids and masks, never for values that need a gradient.
+      gather_batch=lambda x: jax.lax.all_gather(x, AXIS, tiled=True))
+
+
+def train_step(spec: spec_lib.ModelSpec, model, loss_params, seed: int,
+               state: train_state.TrainState, inputs,
+               batch: dict[str, jax.Array], step: jax.Array):
   """One optimizer step on this device's shard of the global batch.
 
   Runs under pmap: the state and the model inputs (graph, features) are
@@ -57,9 +67,10 @@ def train_step(model_lib, model, config, state: train_state.TrainState,
   of devices computes the same update.
 
   Args:
-    model_lib: the model's module (see jaxrec.models).
+    spec: the model's spec (its loss).
     model: the flax module.
-    config: the run config.
+    loss_params: spec.loss_params(config), the loss's hyper-parameters.
+    seed: config.seed.
     state: train state (identical on every device).
     inputs: the model's inputs (the training graph, and features if any).
     batch: this device's [B / D] arrays, including 'mask'.
@@ -71,11 +82,11 @@ def train_step(model_lib, model, config, state: train_state.TrainState,
   # One key on every device: the randomness (dropout, edge dropout) acts on
   # the full-graph forward that each device computes, so D devices must draw
   # what one device draws for the update to be the one-device update.
-  rng = jax.random.fold_in(jax.random.key(config.seed), step)
+  ctx = _step_context(jax.random.fold_in(jax.random.key(seed), step))
   count = jax.lax.psum(jnp.sum(batch['mask']), AXIS)
 
   def local_loss_sum(params):
-    per_example = model_lib.loss_fn(model, params, inputs, batch, rng, config)
+    per_example = spec.loss(model, params, inputs, batch, loss_params, ctx)
     return jnp.sum(per_example * batch['mask'])
 
   loss, grads = jax.value_and_grad(local_loss_sum)(state.params)
@@ -86,7 +97,9 @@ def train_step(model_lib, model, config, state: train_state.TrainState,
 
 def make_step(task: tasks.Task):
   """The pmapped train step: state and inputs broadcast, batch sharded."""
-  step = functools.partial(train_step, task.model_lib, task.model, task.config)
+  step = functools.partial(train_step, task.spec, task.model,
+                           task.spec.loss_params(task.config),
+                           task.config.seed)
   return jax.pmap(step, axis_name=AXIS, in_axes=(None, None, 0, None),
                   out_axes=(None, None))
 
@@ -213,6 +226,63 @@ def _select(task: tasks.Task, state, loss: float, epoch: int,
   return record[f'val/{task.config.selection_metric}']
 
 
+def _start(task: tasks.Task, ckpts: checkpoint.Checkpoints,
+           log: MetricsLog):
+  """A fresh state and progress, or the latest checkpoint's (resume)."""
+  state = train_state.create(task, task.config.seed)
+  progress = _new_progress()
+  if ckpts.latest_epoch() is not None:
+    state, progress = ckpts.restore(ckpts.latest_epoch(), state)
+    log.truncate_after(progress['epoch'])
+    logging.info('Resumed from %s at epoch %d.', ckpts.directory,
+                 progress['epoch'])
+  n_params = sum(x.size for x in jax.tree.leaves(state.params))
+  logging.info('Model %s: %d parameters; training on %d device(s) (%s).',
+               task.config.model.name, n_params, num_devices(task.config),
+               jax.default_backend())
+  return state, progress
+
+
+def _check_finite(loss: float, epoch: int, ckpts: checkpoint.Checkpoints,
+                  config: ml_collections.ConfigDict) -> None:
+  if not math.isfinite(loss):
+    raise TrainingDiverged(
+        f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
+        f'last good checkpoint is epoch {ckpts.latest_epoch()} in '
+        f'{ckpts.directory}. Lower --config.learning_rate (now '
+        f'{config.learning_rate}) and start a new --workdir.')
+
+
+def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
+               epoch: int, loss: float, seconds: float,
+               epochs_done: int, elapsed: float) -> None:
+  """Logs (every log_every_epochs, and last) the epoch's loss and speed."""
+  eta = elapsed / epochs_done * (config.num_epochs - epoch)
+  rate = batches.num_examples / seconds
+  if not epoch % config.log_every_epochs or epoch == config.num_epochs:
+    logging.info('epoch %d/%d  loss %.5f  %.0f examples/s  elapsed %.1fs  '
+                 'ETA %.1fs', epoch, config.num_epochs, loss, rate, elapsed,
+                 eta)
+    log.write({'epoch': epoch, 'step': epoch * batches.steps_per_epoch,
+               'train/loss': loss, 'train/examples_per_sec': rate,
+               'train/epoch_seconds': seconds})
+
+
+def _track(progress: dict[str, Any], selection: float, epoch: int,
+           patience: int) -> None:
+  """Updates the best epoch and the early-stopping count in place."""
+  if (progress['best_selection'] is None or
+      selection > progress['best_selection']):
+    progress.update(best_epoch=epoch, best_selection=selection,
+                    evals_since_best=0)
+  else:
+    progress['evals_since_best'] += 1
+  if patience and progress['evals_since_best'] >= patience:
+    logging.info('Early stop: no improvement for %d evaluations (best at '
+                 'epoch %d).', patience, progress['best_epoch'])
+    progress['finished'] = True
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict,
                        workdir: str) -> dict[str, float]:
   """Trains (or resumes) a run in `workdir` and evaluates its best checkpoint.
@@ -234,59 +304,24 @@ def train_and_evaluate(config: ml_collections.ConfigDict,
   if not task.kind.has_split(task, 'val'):
     logging.warning('No validation split: checkpoints are ranked by the '
                     'training loss and early stopping watches it.')
-
-  state = train_state.create(task, config.seed)
-  progress = _new_progress()
-  if ckpts.latest_epoch() is not None:
-    state, progress = ckpts.restore(ckpts.latest_epoch(), state)
-    log.truncate_after(progress['epoch'])
-    logging.info('Resumed from %s at epoch %d.', ckpts.directory,
-                 progress['epoch'])
-  n_params = sum(x.size for x in jax.tree.leaves(state.params))
-  logging.info('Model %s: %d parameters; training on %d device(s) (%s).',
-               config.model.name, n_params, devices, jax.default_backend())
-
+  state, progress = _start(task, ckpts, log)
   batches = task.kind.batches(task, devices)
   p_step = make_step(task)
   start, t_start = progress['epoch'], time.time()
   inputs = jax.device_put(task.inputs)
 
   while not progress['finished'] and progress['epoch'] < config.num_epochs:
-    epoch = progress['epoch']
     t0 = time.time()
-    state, loss = run_epoch(p_step, state, inputs, batches, epoch, devices)
-    if not math.isfinite(loss):
-      raise TrainingDiverged(
-          f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
-          f'last good checkpoint is epoch {ckpts.latest_epoch()} in '
-          f'{ckpts.directory}. Lower --config.learning_rate (now '
-          f'{config.learning_rate}) and start a new --workdir.')
-    progress['epoch'] = epoch = epoch + 1
-    seconds = time.time() - t0
-    elapsed = time.time() - t_start
-    eta = elapsed / (epoch - start) * (config.num_epochs - epoch)
-    rate = batches.num_examples / seconds
-    last = epoch == config.num_epochs
-    if not epoch % config.log_every_epochs or last:
-      logging.info('epoch %d/%d  loss %.5f  %.0f examples/s  elapsed %.1fs  '
-                   'ETA %.1fs', epoch, config.num_epochs, loss, rate, elapsed,
-                   eta)
-      log.write({'epoch': epoch, 'step': epoch * batches.steps_per_epoch,
-                 'train/loss': loss, 'train/examples_per_sec': rate,
-                 'train/epoch_seconds': seconds})
-    if epoch % config.eval_every_epochs and not last:
+    state, loss = run_epoch(p_step, state, inputs, batches, progress['epoch'],
+                            devices)
+    _check_finite(loss, progress['epoch'], ckpts, config)
+    progress['epoch'] = epoch = progress['epoch'] + 1
+    _log_epoch(config, batches, log, epoch, loss, time.time() - t0,
+               epoch - start, time.time() - t_start)
+    if epoch % config.eval_every_epochs and epoch != config.num_epochs:
       continue
     selection = _select(task, state, loss, epoch, log)
-    if (progress['best_selection'] is None or
-        selection > progress['best_selection']):
-      progress.update(best_epoch=epoch, best_selection=selection,
-                      evals_since_best=0)
-    else:
-      progress['evals_since_best'] += 1
-    if config.patience and progress['evals_since_best'] >= config.patience:
-      logging.info('Early stop: no improvement for %d evaluations (best at '
-                   'epoch %d).', config.patience, progress['best_epoch'])
-      progress['finished'] = True
+    _track(progress, selection, epoch, config.patience)
     ckpts.save(epoch, state, progress, selection)
 
   result = _final_report(task, ckpts, state, log)
@@ -302,8 +337,8 @@ def _final_report(task: tasks.Task, ckpts: checkpoint.Checkpoints, state,
     raise ConfigError('No checkpoint was saved: num_epochs must reach at least '
                       'one evaluation.')
   state, _ = ckpts.restore(best, state)
-  task.model_lib.after_training(task.model, state.params, task.inputs,
-                                ckpts.workdir)
+  task.spec.after_training(task.model, state.params, task.inputs,
+                           ckpts.workdir)
   result, rows = {}, {}
   for split in ('val', 'test'):
     if task.kind.has_split(task, split):

@@ -28,10 +28,10 @@ _EXCLUDE = flags.DEFINE_bool(
     '--noexclude_known lists them too.')
 _CHECKPOINT = flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'],
                                 'Which checkpoint to restore.')
-_FILTER = flags.DEFINE_float(
-    'filter_threshold', None, "PANE-GNN: leave out items whose disinterest "
-    "score exceeds this delta instead of the run's "
-    "config.model.filter_threshold.")
+_OVERRIDE = flags.DEFINE_multi_string(
+    'override', [], 'FIELD=VALUE: rank with this config.model field value '
+    "instead of the run's (only fields that act when ranking, e.g. "
+    "PANE-GNN's filter_threshold).")
 
 
 def main(argv):
@@ -41,8 +41,9 @@ def main(argv):
     raise app.UsageError('Pass exactly one of --item=ID or --user=ID.')
   logs.setup()
   try:
-    task, params, _ = evaluate.restore_run(_WORKDIR.value, _CHECKPOINT.value,
-                                           _FILTER.value)
+    task, params, _ = evaluate.restore_run(
+        _WORKDIR.value, _CHECKPOINT.value,
+        evaluate.parse_overrides(_OVERRIDE.value))
     rows = task.kind.recommend(task, params, user=_USER.value,
                                item=_ITEM.value, k=_K.value,
                                exclude_known=_EXCLUDE.value)

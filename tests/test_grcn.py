@@ -12,6 +12,7 @@ from jaxrec import graphs
 from jaxrec.data.dataset import Dataset, Interactions
 from jaxrec.errors import ConfigError
 from jaxrec.models import grcn
+from jaxrec.models import spec
 
 # 3 users, 4 items; user 2 has a single item, item 3 only user 2.
 USERS = np.array([0, 0, 1, 1, 1, 2])
@@ -34,8 +35,7 @@ def _dataset(bag=False):
 
 
 def _config(**model):
-  c = config_lib.base()
-  c.model.name = 'grcn'
+  c = config_lib.base('grcn')
   c.model.embed_dim = c.model.content_dim = 4
   c.model.has_t = False
   for k, v in model.items():
@@ -235,8 +235,9 @@ def test_every_combination_trains_a_step(weight_mode, fusion_mode, hard):
   model, inputs, params, _ = _build(config)
   batch = {'user': jnp.array([0, 1, 2]), 'pos': jnp.array([0, 2, 3]),
            'neg': jnp.array([3, 3, 0])}
-  loss = lambda p: jnp.mean(grcn.loss_fn(model, p, inputs, batch,
-                                         jax.random.key(0), config))
+  loss = lambda p: jnp.mean(grcn.loss(
+      model, p, inputs, batch, grcn.loss_params(config),
+      spec.single_device(jax.random.key(0))))
   value, grads = jax.value_and_grad(loss)(params)
   assert np.isfinite(value)
   assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))

@@ -14,6 +14,7 @@ from jaxrec import graphs
 from jaxrec.data.dataset import Dataset, Interactions
 from jaxrec.errors import ConfigError
 from jaxrec.models import grcn
+from jaxrec.models import spec
 
 U, I, D_V, D_T = 6, 8, 300, 5
 
@@ -30,8 +31,7 @@ def _build(**model):
                item_features={
                    'visual': rng.random((I, D_V)).astype(np.float32),
                    'textual': rng.normal(size=(I, D_T)).astype(np.float32)})
-  c = config_lib.base()
-  c.model.name = 'grcn'
+  c = config_lib.base('grcn')
   c.model.embed_dim = c.model.content_dim = 16
   c.model.has_a = False
   c.l2_weight = 0.5
@@ -47,7 +47,8 @@ def _build(**model):
 def _loss(config, model, inputs, params):
   batch = {'user': jnp.array([0, 1, 1, 4]), 'pos': jnp.array([0, 2, 3, 1]),
            'neg': jnp.array([5, 6, 7, 7])}
-  return grcn.loss_fn(model, params, inputs, batch, jax.random.key(0), config)
+  return grcn.loss(model, params, inputs, batch, grcn.loss_params(config),
+                   spec.single_device(jax.random.key(0)))
 
 
 def test_mmrec_l2_adds_the_whole_visual_preference_table():

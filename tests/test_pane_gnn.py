@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from configs import pane_gnn_synthetic
+from configs import siren_synthetic
 from jaxrec import checkpoint
-from jaxrec import config as config_lib
 from jaxrec import evaluate
 from jaxrec import graphs
 from jaxrec import losses
@@ -25,6 +26,7 @@ from jaxrec.data import synthetic
 from jaxrec.data.dataset import Dataset, Interactions
 from jaxrec.errors import ConfigError
 from jaxrec.models import pane_gnn
+from jaxrec.models import pane_gnn_loss
 from jaxrec.tasks import base
 from jaxrec.tasks import user_item
 
@@ -66,7 +68,9 @@ def _dense_lightgcn(users, items, num_users, num_items, x, num_layers):
 
 
 def _signed_config(model='pane_gnn', **changes):
-  c = config_lib.signed_model('smoke', model, 'synthetic')
+  module = {'pane_gnn': pane_gnn_synthetic, 'siren': siren_synthetic}[model]
+  c = module.get_config('smoke')
+  c.unlock()
   for key, value in changes.items():
     node = c
     *path, last = key.split('.')
@@ -135,13 +139,13 @@ def test_dual_bpr_is_equation_17():
   z_rows = tuple(n - 1 - r for r in rows)
   interest, disinterest = (z[::-1], *z_rows), (v, *rows)
   liked = jnp.asarray(liked)
-  got = pane_gnn.dual_bpr(interest, disinterest, liked, coef)
+  got = pane_gnn_loss.dual_bpr(interest, disinterest, liked, coef)
   np.testing.assert_allclose(got, want, rtol=1e-5)
   # Without a branch its rows contribute nothing (variants A and B).
-  np.testing.assert_allclose(pane_gnn.dual_bpr(interest, None, liked, coef),
+  np.testing.assert_allclose(pane_gnn_loss.dual_bpr(interest, None, liked, coef),
                              np.where(liked, want, 0), rtol=1e-5)
   np.testing.assert_allclose(
-      pane_gnn.dual_bpr(None, disinterest, liked, coef),
+      pane_gnn_loss.dual_bpr(None, disinterest, liked, coef),
       np.where(liked, 0, want), rtol=1e-5)
   # The authors' code: every rating trains both spaces, with 2 -/+ sign(w)
   # (b = 2) on the rated item's score.
@@ -154,7 +158,7 @@ def test_dual_bpr_is_equation_17():
       want_all[r] -= log_sig(v[user[r]] @ v[j] -
                              (2 + s) * v[user[r]] @ v[item[r]])
   np.testing.assert_allclose(
-      pane_gnn.dual_bpr(interest, disinterest, liked, 2.0, 'all'), want_all,
+      pane_gnn_loss.dual_bpr(interest, disinterest, liked, 2.0, 'all'), want_all,
       rtol=1e-5)
 
 
@@ -279,7 +283,7 @@ def test_each_variant_trains_a_step_without_nan(model, variant):
   config = _signed_config(model, **{'model.variant': variant})
   task = tasks.build(config)
   state = train_state.create(task, 0)
-  batches = user_item.batches(task, 1)
+  batches = task.kind.batches(task, 1)
   batch = train.shard(batches.batch(0, 0), 1)
   assert batch['neg'].shape == (1, config.batch_size, config.num_negatives)
   step = train.make_step(task)
@@ -290,7 +294,7 @@ def test_each_variant_trains_a_step_without_nan(model, variant):
     assert np.all(np.isfinite(after))
     assert not np.array_equal(before, after)
   outputs = base.model_outputs(task, new_state.params)
-  scores = task.model_lib.score(outputs, jnp.arange(3))
+  scores = task.spec.score(outputs, jnp.arange(3))
   assert scores.shape == (3, task.data.num_items)
   assert ('user_dis' in outputs) == (variant == 'full' and model == 'pane_gnn')
 
@@ -301,7 +305,7 @@ def test_contrastive_term_enters_the_loss_only_with_gcl():
                                'model.contrastive_weight': weight})
     task = tasks.build(config)
     state = train_state.create(task, 0)
-    batch = train.shard(user_item.batches(task, 1).batch(0, 0), 1)
+    batch = train.shard(task.kind.batches(task, 1).batch(0, 0), 1)
     return float(train.make_step(task)(state, jax.device_put(task.inputs),
                                        batch, 0)[1])
   assert loss('D', 0.5) > loss('D', 0.0) + 1e-3
@@ -354,21 +358,27 @@ def test_filter_threshold_is_chosen_at_evaluation_without_retraining(
   config = _signed_config(num_epochs=1, eval_every_epochs=1)
   workdir = str(tmp_path)
   train.train_and_evaluate(config, workdir)
-  task, params, _ = evaluate.restore_run(workdir, filter_threshold=0.25)
+  task, params, _ = evaluate.restore_run(
+      workdir, overrides={'filter_threshold': 0.25})
   outputs = pane_gnn.eval_outputs(task.model, params, task.inputs)
   assert float(outputs['threshold']) == 0.25
   # delta = +inf removes nothing: the ranking of variant D (no filter).
-  got = evaluate.evaluate_workdir(workdir, 'test',
-                                  filter_threshold=float('inf'))
+  got = evaluate.evaluate_workdir(
+      workdir, 'test', overrides={'filter_threshold': float('inf')})
   config.model.variant = 'D'
   unfiltered = tasks.build(config)
   want = unfiltered.kind.evaluate(unfiltered, params, 'test')
   assert {k: got[k] for k in want} == want
-  assert os.path.exists(os.path.join(workdir, 'eval_test_deltainf.json'))
-  with pytest.raises(ConfigError, match="variant D"):
-    pane_gnn.with_filter_threshold(config, 0.1)
+  assert os.path.exists(
+      os.path.join(workdir, 'eval_test_filter_thresholdinf.json'))
+  # Only fields that act when ranking may change, and only where they act.
+  with pytest.raises(ConfigError, match='pane_gnn-D'):
+    evaluate.with_overrides(config, {'filter_threshold': 0.1})
   with pytest.raises(ConfigError, match='siren'):
-    pane_gnn.with_filter_threshold(_signed_config('siren'), 0.1)
+    evaluate.with_overrides(_signed_config('siren'),
+                            {'filter_threshold': 0.1})
+  with pytest.raises(ConfigError, match='temperature'):
+    evaluate.restore_run(workdir, overrides={'temperature': 0.1})
 
 
 _TWO_DEVICES = textwrap.dedent('''
@@ -377,10 +387,11 @@ _TWO_DEVICES = textwrap.dedent('''
     jax.config.update('jax_num_cpu_devices', 2)
     import numpy as np
     sys.path.insert(0, {repo!r})
-    from jaxrec import config as config_lib, tasks, train, train_state
+    from configs import pane_gnn_synthetic
+    from jaxrec import tasks, train, train_state
 
     assert jax.local_device_count() == 2
-    config = config_lib.signed_model({arg!r}, 'pane_gnn', 'synthetic')
+    config = pane_gnn_synthetic.get_config({arg!r})
     task = tasks.build(config)
     state = train_state.create(task, 0)
     batch = task.kind.batches(task, 1).batch(0, 0)
@@ -389,8 +400,9 @@ _TWO_DEVICES = textwrap.dedent('''
     for n in (1, 2):
       devices = jax.local_devices()[:n]
       step = jax.pmap(
-          lambda s, i, b, t: train.train_step(task.model_lib, task.model,
-                                              config, s, i, b, t),
+          lambda s, i, b, t: train.train_step(
+              task.spec, task.model, task.spec.loss_params(config),
+              config.seed, s, i, b, t),
           axis_name=train.AXIS, in_axes=(None, None, 0, None),
           out_axes=(None, None), devices=devices)
       new, loss = step(state, inputs, train.shard(batch, n), 0)

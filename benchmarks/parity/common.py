@@ -127,13 +127,13 @@ def evaluate_outputs(task, outputs) -> dict[str, dict[str, float]]:
 
   Args:
     task: a jaxrec user-item task (its data, config and model's score).
-    outputs: what task.model_lib.score reads (e.g. their embeddings).
+    outputs: what task.spec.score reads (e.g. their embeddings).
   """
   from jaxrec import metrics  # pylint: disable=g-import-not-at-top
   from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
   c, ds = task.config, task.data
   return {split: metrics.evaluate(
-      task.model_lib.score, outputs, user_item.truth(ds, split),
+      task.spec.score, outputs, user_item.truth(ds, split),
       user_item.exclude(ds, split), ds.num_items, c.eval_ks,
       c.eval_chunk_size) for split in ('val', 'test')}
 

@@ -87,6 +87,7 @@ def compare_mode(torch, pyg_conv, weighted: bool, use_features: bool,
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from jaxrec import graphs  # pylint: disable=g-import-not-at-top
   from jaxrec.models import gcn_link  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import spec  # pylint: disable=g-import-not-at-top
 
 
   rng = np.random.default_rng(_SEED.value)
@@ -138,11 +139,9 @@ def compare_mode(torch, pyg_conv, weighted: bool, use_features: bool,
   z, state = model.apply({'params': params}, graph, capture_intermediates=True)
   h1_j = state['intermediates']['conv1']['__call__'][0][:n_items]
   logits = jnp.sum(z[batch['src']] * z[batch['dst']], axis=-1)
-  config = None  # gcn_link.loss_fn reads no config field.
-
   def mean_loss(p):
-    return jnp.mean(gcn_link.loss_fn(model, p, graph, batch,
-                                     jax.random.key(0), config))
+    return jnp.mean(gcn_link.loss(model, p, graph, batch, None,
+                                  spec.single_device(jax.random.key(0))))
 
   loss, grads = jax.value_and_grad(mean_loss)(params)
   g_w1 = np.asarray(conv1.lin.weight.grad).T
@@ -189,7 +188,7 @@ def run() -> None:
                 'torch': torch.__version__, 'jax': jax.__version__},
       'modes': modes,
       'notes': 'loss = mean BCE with logits over the pairs on both sides '
-               '(jaxrec gcn_link.loss_fn per pair, averaged as '
+               '(jaxrec gcn_link.loss per pair, averaged as '
                'train.train_step does).',
       'ok': ok,
   }, _OUT.value)

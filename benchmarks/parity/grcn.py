@@ -79,8 +79,9 @@ def make_dataset(modalities, seed: int):
 
 def jaxrec_config(folder: str, flavour: str, mode: str):
   """The jaxrec config of a mode (see the module docstring)."""
-  from jaxrec import config as config_lib  # pylint: disable=g-import-not-at-top
-  c = config_lib.grcn(None, 'movielens')
+  from configs import common  # pylint: disable=g-import-not-at-top
+  from configs import grcn_movielens  # pylint: disable=g-import-not-at-top
+  c = grcn_movielens.get_config()
   c.data.format = 'mmrec' if flavour == 'mmrec' else 'grcn'
   c.data.path = folder
   c.model.embed_dim = c.model.content_dim = DIM
@@ -89,9 +90,9 @@ def jaxrec_config(folder: str, flavour: str, mode: str):
   if flavour == 'mmrec':
     c.model.has_a = False  # The data has none (MMRec reads two modalities).
     if mode == 'reference':
-      config_lib.grcn_reference(c, 'mmrec')
+      common.grcn_reference(c, 'mmrec')
   else:
-    config_lib.grcn_reference(c, 'official')
+    common.grcn_reference(c, 'official')
     c.model.hard_pruning = mode == 'reference_hard_pruning'
     if mode == 'paper':
       c.model.routing = 'paper'
@@ -270,13 +271,15 @@ def run_jaxrec(task, params, batch, order):
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from jaxrec.models import grcn  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import spec  # pylint: disable=g-import-not-at-top
   model, inputs, config = task.model, task.inputs, task.config
   users, pos, neg = (jnp.asarray(x, jnp.int32) for x in batch)
   jbatch = {'user': users, 'pos': pos, 'neg': neg}
-  rng = jax.random.key(0)
+  ctx = spec.single_device(jax.random.key(0))
 
   def mean_loss(p):
-    return jnp.mean(grcn.loss_fn(model, p, inputs, jbatch, rng, config))
+    return jnp.mean(grcn.loss(model, p, inputs, jbatch,
+                              grcn.loss_params(config), ctx))
 
   loss, grads = jax.value_and_grad(mean_loss)(params)
   out = model.apply({'params': params}, inputs, train=True,

@@ -17,7 +17,7 @@ jaxrec's pmap train step (jaxrec.train.make_step).
 Their loss is mean_b softplus(s_neg - s_pos) + decay * (1/2) (|e_u|^2 +
 |e_p|^2 + |e_n|^2) summed over the batch / B, on the layer-0 rows
 (model.LightGCN.bpr_loss, utils.BPRLoss.stageOne); jaxrec's
-models/lightgcn.loss_fn is the same with l2_weight = decay, so jaxrec's
+models/lightgcn.loss is the same with l2_weight = decay, so jaxrec's
 defaults are the reference mode and no switch is needed. The 'segment_sum'
 mode repeats everything with the other propagation kernel (the GPU default).
 
@@ -112,6 +112,7 @@ def jaxrec_task(train, test, propagation: str):
   from jaxrec import config as config_lib  # pylint: disable=g-import-not-at-top
   from jaxrec.data import dataset  # pylint: disable=g-import-not-at-top
   from jaxrec.models import lightgcn  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import spec  # pylint: disable=g-import-not-at-top
   from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
 
   def rows(lists):
@@ -124,8 +125,7 @@ def jaxrec_task(train, test, propagation: str):
                        rows(train), dataset.Interactions.empty(), rows(test),
                        np.arange(n_users).astype(str),
                        np.arange(n_items).astype(str))
-  c = config_lib.base()
-  c.model.name = 'lightgcn'
+  c = config_lib.base('lightgcn')
   c.model.embed_dim = _DIM.value
   c.model.num_layers = _LAYERS.value
   c.model.propagation = propagation
@@ -134,7 +134,7 @@ def jaxrec_task(train, test, propagation: str):
   c.batch_size = _BATCH.value
   c.num_devices = 1
   c.seed = _SEED.value
-  return user_item.from_dataset(c, lightgcn, ds)
+  return user_item.UserItem().from_dataset(c, lightgcn.SPEC, ds)
 
 
 def dense_adjacency(graph, n: int) -> np.ndarray:
@@ -155,6 +155,7 @@ def compare_mode(torch, ref_mods, data_dir: str, train, test,
   from jaxrec import train as train_lib  # pylint: disable=g-import-not-at-top
   from jaxrec import train_state  # pylint: disable=g-import-not-at-top
   from jaxrec.models import lightgcn  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import spec  # pylint: disable=g-import-not-at-top
   from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
 
   world, dataloader, model, utils = ref_mods
@@ -173,7 +174,7 @@ def compare_mode(torch, ref_mods, data_dir: str, train, test,
     net.embedding_user.weight.copy_(torch.from_numpy(init[:U].copy()))
     net.embedding_item.weight.copy_(torch.from_numpy(init[U:].copy()))
 
-  batches = user_item.batches(task, 1)
+  batches = task.kind.batches(task, 1)
   batch = batches.batch(0, 0)
   assert batch['mask'].all(), 'batch_size must leave no padding rows'
   t_u, t_p, t_n = (torch.from_numpy(batch[k].astype(np.int64))
@@ -196,8 +197,9 @@ def compare_mode(torch, ref_mods, data_dir: str, train, test,
 
   def mean_loss(p, l2_weight):
     cfg.l2_weight = l2_weight
-    per_example = lightgcn.loss_fn(task.model, p, task.inputs, batch, None,
-                                   cfg)
+    per_example = lightgcn.loss(task.model, p, task.inputs, batch,
+                                lightgcn.loss_params(cfg),
+                                spec.single_device(jax.random.key(0)))
     return jnp.mean(per_example)
 
   bpr_loss, reg_loss = net.bpr_loss(t_u, t_p, t_n)

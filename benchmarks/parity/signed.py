@@ -16,7 +16,7 @@ SiReN's is cw-seo/SiReN-reco (siren.py).
   python benchmarks/parity/signed.py --model=siren --reference=SiReN-reco
 
 'reference' mode runs jaxrec with configs/*:reference (for PANE-GNN, every
-switch of config.pane_gnn_reference); 'paper' mode with the defaults
+switch of configs/common.py pane_gnn_reference); 'paper' mode with the defaults
 (PANE-GNN's paper equations), to show what the switches change. SiReN's
 default already is its authors' code, so it has one mode. The authors'
 losses are sums over the batch where jaxrec's train step takes means;
@@ -54,10 +54,12 @@ MARKER = {'pane_gnn': 'pnegnn.py', 'siren': 'siren.py'}
 def _setup(arg: str, model: str):
   """(config, task, params, batch) of jaxrec on the synthetic signed data."""
   import jax  # pylint: disable=g-import-not-at-top
-  from jaxrec import config as config_lib  # pylint: disable=g-import-not-at-top
+  from configs import pane_gnn_synthetic  # pylint: disable=g-import-not-at-top
+  from configs import siren_synthetic  # pylint: disable=g-import-not-at-top
   from jaxrec import tasks  # pylint: disable=g-import-not-at-top
   from jaxrec import train_state  # pylint: disable=g-import-not-at-top
-  config = config_lib.signed_model(arg, model, 'synthetic')
+  files = {'pane_gnn': pane_gnn_synthetic, 'siren': siren_synthetic}
+  config = files[model].get_config(arg)
   config.model.dropout = 0.0
   config.batch_size = _BATCH.value
   task = tasks.build(config)
@@ -71,17 +73,17 @@ def _jax_loss_and_grads(task, config, params, batch):
   """jaxrec's loss (the train step's) and its gradients, one device."""
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  from jaxrec import losses  # pylint: disable=g-import-not-at-top
+  from jaxrec.models import spec  # pylint: disable=g-import-not-at-top
+  hp = task.spec.loss_params(config)
+  ctx = spec.single_device(jax.random.key(0))
 
   def local(p, b):
-    per = task.model_lib.loss_fn(task.model, p, task.inputs, b,
-                                 jax.random.key(0), config)
-    return jnp.sum(per * b['mask']) / losses.batch_sum(jnp.sum(b['mask']))
+    per = task.spec.loss(task.model, p, task.inputs, b, hp, ctx)
+    return jnp.sum(per * b['mask']) / jnp.sum(b['mask'])
 
-  stacked = {k: jnp.asarray(v)[None] for k, v in batch.items()}
-  loss, grads = jax.vmap(jax.value_and_grad(local), in_axes=(None, 0),
-                         axis_name=losses.BATCH_AXIS)(params, stacked)
-  return float(loss[0]), jax.tree.map(lambda g: np.asarray(g[0]), grads)
+  batch = {k: jnp.asarray(v) for k, v in batch.items()}
+  loss, grads = jax.value_and_grad(local)(params, batch)
+  return float(loss), jax.tree.map(np.asarray, grads)
 
 
 def _edge_index(torch, senders, receivers):

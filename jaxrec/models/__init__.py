@@ -1,21 +1,8 @@
-"""Models by name. Each module exports the same names:
+"""Models by name: each model file exports a ModelSpec (jaxrec/models/spec.py).
 
-  TASK: the task kind it belongs to (see jaxrec.tasks)
-  FEEDBACK: user-item models only: 'implicit' (trains on likes) or 'signed'
-      (trains on likes and dislikes; needs config.data.feedback='signed')
-  create(config, data) -> flax Module
-  inputs(config, data, graph) -> what the module is applied to (the graph,
-      or the graph and item features)
-  loss_fn(model, params, inputs, batch, rng, config) -> per-example loss [B]
-  eval_outputs(model, params, inputs) -> pytree used for ranking
-  score(outputs, users [C]) -> scores [C, I]
-  after_training(model, params, inputs, workdir): extra files for the best
-      checkpoint (e.g. GRCN's refined edge weights)
-
-so the training loop never names a model.
+The task kinds, the train step, evaluation and the launchers reach a model
+only through its spec, so nothing outside this package names a model.
 """
-
-from types import ModuleType
 
 from jaxrec.errors import ConfigError
 from jaxrec.models import gcn_link
@@ -23,19 +10,17 @@ from jaxrec.models import grcn
 from jaxrec.models import lightgcn
 from jaxrec.models import pane_gnn
 from jaxrec.models import siren
+from jaxrec.models.spec import ModelSpec
 
-MODELS: dict[str, ModuleType] = {
-    'lightgcn': lightgcn,
-    'gcn_link': gcn_link,
-    'grcn': grcn,
-    'pane_gnn': pane_gnn,
-    'siren': siren,
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (lightgcn.SPEC, gcn_link.SPEC, grcn.SPEC,
+                                 pane_gnn.SPEC, siren.SPEC)
 }
 
 
-def get(name: str) -> ModuleType:
-  """The model module called `name`, or a clear error listing the choices."""
+def get(name: str) -> ModelSpec:
+  """The spec of the model called `name`, or a clear error listing them."""
   if name not in MODELS:
     raise ConfigError(f'config.model.name={name!r} is not one of '
-                     f'{sorted(MODELS)}.')
+                      f'{sorted(MODELS)}.')
   return MODELS[name]

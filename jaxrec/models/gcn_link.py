@@ -25,8 +25,8 @@ import optax
 
 from jaxrec import ops
 from jaxrec.errors import ConfigError
+from jaxrec.models import spec
 
-TASK = 'item_item'
 SIMILARITIES = ('cosine', 'dot')
 
 
@@ -106,6 +106,27 @@ class GCNEncoder(nn.Module):
     return h[:self.num_items]
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """config.model of the co-purchase GCN."""
+  return ml_collections.ConfigDict(dict(
+      # Output width (the item embeddings) and hidden width.
+      embed_dim=64,
+      hidden_dim=64,
+      dropout=0.3,
+      # Inputs: one-hot ids and/or item feature modalities of the data.
+      use_ids=True,
+      features=(),
+      # GCN edge weights from co-occurrence counts (else 1 per edge).
+      weighted_edges=False,
+      # Sampled non-edges per positive edge.
+      neg_ratio=1,
+      # How rankings compare items: 'cosine' (the GCN article's) or 'dot'.
+      similarity='cosine',
+      # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
+      propagation='auto',
+  ))
+
+
 def create(config: ml_collections.ConfigDict, data: Any) -> GCNEncoder:
   """The encoder for a config and an ItemGraph."""
   m = config.model
@@ -132,9 +153,14 @@ def inputs(config: ml_collections.ConfigDict, data: Any,
   return graph
 
 
-def loss_fn(model: GCNEncoder, params, graph: jraph.GraphsTuple,
-            batch: dict[str, jax.Array], rng: jax.Array,
-            config: ml_collections.ConfigDict) -> jax.Array:
+def loss_params(config: ml_collections.ConfigDict) -> None:
+  """The loss has no hyper-parameters of its own."""
+  del config
+
+
+def loss(model: GCNEncoder, params, graph: jraph.GraphsTuple,
+         batch: dict[str, jax.Array], hp: None,
+         ctx: spec.StepContext) -> jax.Array:
   """Per-example BCE on the dot-product logits of (src, dst) pairs.
 
   Args:
@@ -142,15 +168,15 @@ def loss_fn(model: GCNEncoder, params, graph: jraph.GraphsTuple,
     params: its parameters.
     graph: the training graph.
     batch: [B] 'src', 'dst' item ids and 'label' (1 edge, 0 non-edge).
-    rng: dropout key.
-    config: unused.
+    hp: unused.
+    ctx: its rng is the dropout key.
 
   Returns:
     float [B].
   """
-  del config
+  del hp
   z = model.apply({'params': params}, graph, train=True,
-                  rngs={'dropout': rng})
+                  rngs={'dropout': ctx.rng})
   logits = jnp.sum(z[batch['src']] * z[batch['dst']], axis=-1)
   return optax.sigmoid_binary_cross_entropy(logits, batch['label'])
 
@@ -168,6 +194,8 @@ def score(outputs, anchors: jax.Array) -> jax.Array:
   return outputs[anchors] @ outputs.T
 
 
-def after_training(model, params, inputs, workdir: str) -> None:
-  """Nothing to export beyond the checkpoint."""
-  del model, params, inputs, workdir
+SPEC = spec.ModelSpec(
+    name='gcn_link', task='item_item', feedback='edges',
+    default_config=default_config, create=create, inputs=spec.graph_inputs,
+    loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
+    score=score)

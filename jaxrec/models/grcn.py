@@ -23,6 +23,7 @@ code; has_v / has_a / has_t are honoured (the authors' code ignores them).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -31,24 +32,19 @@ import jax.numpy as jnp
 import jraph
 import ml_collections
 import numpy as np
-from absl import logging
 
 from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
+from jaxrec.models import spec
+from jaxrec.models.grcn_edges import after_training
+from jaxrec.models.grcn_content import Content, MLP_INITS
 
-TASK = 'user_item'
-FEEDBACK = 'implicit'
 MODALITIES = ('visual', 'acoustic', 'textual')
 WEIGHT_MODES = ('mean', 'max', 'confid')
 FUSION_MODES = ('concat', 'mean', 'id')
 ROUTINGS = ('official', 'paper')
-# How the content MLP starts (the authors' codes differ; the paper is
-# silent): 'lecun' (flax's Dense: LeCun-normal kernel, zero bias), 'torch'
-# (the official code's nn.Linear default: kernel and bias U(+-1/sqrt(d_in)))
-# or 'xavier' (MMRec: Xavier-normal kernel, the nn.Linear bias).
-MLP_INITS = ('lecun', 'torch', 'xavier')
 # The L2 term: 'official' (the official code, see loss_fn) or 'mmrec'
 # (MMRec's GRCN adds the mean square of the whole visual preference table).
 L2_VARIANTS = ('official', 'mmrec')
@@ -61,47 +57,6 @@ def _normalise(x: jax.Array) -> jax.Array:
 
 def _pad_rows(x: jax.Array, n: int) -> jax.Array:
   return jnp.pad(x, ((0, n - x.shape[0]), (0, 0)))
-
-
-def _torch_uniform(fan_in: int):
-  """nn.Linear's default init for a layer with fan_in inputs: U(+-1/sqrt)."""
-  bound = 1.0 / np.sqrt(max(fan_in, 1))
-  return lambda key, shape, dtype=jnp.float32: jax.random.uniform(
-      key, shape, dtype, -bound, bound)
-
-
-def _dense(dim: int, fan_in: int, init: str) -> nn.Dense:
-  """The content MLP layer with the initialisation named by `init`."""
-  if init == 'lecun':
-    return nn.Dense(dim, name='mlp')
-  kernel = (_torch_uniform(fan_in) if init == 'torch'
-            else nn.initializers.xavier_normal())
-  return nn.Dense(dim, kernel_init=kernel, bias_init=_torch_uniform(fan_in),
-                  name='mlp')
-
-
-class Content(nn.Module):
-  """Item content f [I, C] of one modality, before normalisation.
-
-  Dense features: leaky_relu(W x + b). A bag of words (vocab > 0): the mean
-  of learnable word embeddings of the item's words (no MLP).
-  """
-
-  num_items: int
-  dim: int
-  vocab: int = 0
-  init: str = 'lecun'
-
-  @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
-    """x: float [I, d] features, or int [2, n] (item, word) pairs if vocab."""
-    if not self.vocab:
-      return nn.leaky_relu(_dense(self.dim, x.shape[-1], self.init)(x))
-    words = self.param('words', nn.initializers.xavier_normal(),
-                       (self.vocab, self.dim))
-    total = jax.ops.segment_sum(words[x[1]], x[0], self.num_items)
-    count = jax.ops.segment_sum(jnp.ones(x.shape[1]), x[0], self.num_items)
-    return total / jnp.maximum(count, 1.0)[:, None]
 
 
 class GRCN(nn.Module):
@@ -178,42 +133,11 @@ class GRCN(nn.Module):
 
     reps, alphas, prefs = [], [], {}
     for m in self.modalities:
-      raw_pref = self.param(f'{m}_preference', nn.initializers.xavier_normal(),
-                            (u, self.content_dim))
-      prefs[m] = raw_pref
-      vocab = dict(self.bag_vocab).get(m, 0)
-      x = inputs['bags'][m] if vocab else inputs['features'][m]
-      f = self._maybe_norm(Content(self.num_items, self.content_dim, vocab,
-                                   self.mlp_init, name=m)(x))
-      p = self._maybe_norm(raw_pref)
-      if self.routing == 'paper':
-        into_users = mask & (adj.receivers < u)
-        for _ in range(self.num_routing):
-          h = _pad_rows(jnp.concatenate([p, f]), n_pad)
-          a = self._affinity(adj, h, into_users)
-          p = self._maybe_norm(p + ops.propagate(adj, a, h, self.propagation)
-                               [:u])
-      # 'official': the authors' routing adds zero to the preferences.
-      h = _pad_rows(jnp.concatenate([p, f]), n_pad)
-      alpha = self._affinity(adj, h, mask)
-      reps.append(h + self._act(ops.propagate(adj, alpha, h,
-                                              self.propagation)))
-      alphas.append(alpha)
+      rep_m, alpha_m, prefs[m] = self._modality(m, inputs, adj, mask, n_pad)
+      reps.append(rep_m)
+      alphas.append(alpha_m)
     alpha = jnp.stack(alphas, axis=-1)  # [E_pad, M]
-
-    confidence = jnp.zeros((n, len(self.modalities)))
-    if self.weight_mode == 'mean':
-      weight = alpha.mean(-1)
-    elif self.weight_mode == 'max':
-      weight = alpha.max(-1)
-    else:
-      confidence = self.param('confidence', nn.initializers.xavier_normal(),
-                              (n, len(self.modalities)))
-      weight = (alpha * ops.gather(adj, _pad_rows(confidence, n_pad),
-                                   'senders', self.propagation)).max(-1)
-    if self.hard_pruning:
-      weight = nn.relu(weight)
-    weight = jnp.where(mask, weight, 0.0)
+    weight, confidence = self._edge_weight(adj, alpha, mask, n_pad)
 
     raw_id = self.param('id_embedding', nn.initializers.xavier_normal(),
                         (n, self.embed_dim))
@@ -229,6 +153,57 @@ class GRCN(nn.Module):
       rep = id_rep
     return {'rep': rep[:n], 'id': raw_id, 'preference': prefs,
             'weight': weight, 'alpha': alpha, 'confidence': confidence}
+
+  def _modality(self, m: str, inputs: dict[str, Any], adj: ops.Adjacency,
+                mask: jax.Array, n_pad: int):
+    """One modality's representations, affinities and raw preferences.
+
+    Returns:
+      (rep_m float [N_pad, C], alpha_m float [E_pad], preference [U, C]).
+    """
+    u = self.num_users
+    raw_pref = self.param(f'{m}_preference', nn.initializers.xavier_normal(),
+                          (u, self.content_dim))
+    vocab = dict(self.bag_vocab).get(m, 0)
+    x = inputs['bags'][m] if vocab else inputs['features'][m]
+    f = self._maybe_norm(Content(self.num_items, self.content_dim, vocab,
+                                 self.mlp_init, name=m)(x))
+    p = self._maybe_norm(raw_pref)
+    if self.routing == 'paper':
+      into_users = mask & (adj.receivers < u)
+      for _ in range(self.num_routing):
+        h = _pad_rows(jnp.concatenate([p, f]), n_pad)
+        a = self._affinity(adj, h, into_users)
+        p = self._maybe_norm(p + ops.propagate(adj, a, h, self.propagation)
+                             [:u])
+    # 'official': the authors' routing adds zero to the preferences.
+    h = _pad_rows(jnp.concatenate([p, f]), n_pad)
+    alpha = self._affinity(adj, h, mask)
+    rep = h + self._act(ops.propagate(adj, alpha, h, self.propagation))
+    return rep, alpha, raw_pref
+
+  def _edge_weight(self, adj: ops.Adjacency, alpha: jax.Array,
+                   mask: jax.Array, n_pad: int):
+    """Refined edge weights from the affinities (weight_mode, pruning).
+
+    Returns:
+      (weight float [E_pad], 0 on masked edges; confidence [U + I, M],
+      zeros unless weight_mode='confid').
+    """
+    n = self.num_users + self.num_items
+    confidence = jnp.zeros((n, len(self.modalities)))
+    if self.weight_mode == 'mean':
+      weight = alpha.mean(-1)
+    elif self.weight_mode == 'max':
+      weight = alpha.max(-1)
+    else:
+      confidence = self.param('confidence', nn.initializers.xavier_normal(),
+                              (n, len(self.modalities)))
+      weight = (alpha * ops.gather(adj, _pad_rows(confidence, n_pad),
+                                   'senders', self.propagation)).max(-1)
+    if self.hard_pruning:
+      weight = nn.relu(weight)
+    return jnp.where(mask, weight, 0.0), confidence
 
   def _affinity(self, adj: ops.Adjacency, h: jax.Array,
                 mask: jax.Array) -> jax.Array:
@@ -264,6 +239,38 @@ def enabled_modalities(config: ml_collections.ConfigDict,
                       'config.model.has_v / has_a / has_t to True, or '
                       'config.model.modalities.')
   return tuple(wanted)
+
+
+def default_config() -> ml_collections.ConfigDict:
+  """config.model of GRCN; names as in the authors' command line.
+
+  The run-level l2_weight is GRCN's weight_decay.
+  """
+  return ml_collections.ConfigDict(dict(
+      embed_dim=64,  # dim_E (id embeddings)
+      content_dim=64,  # dim_C (modality content and preferences)
+      # Modalities: has_v / has_a / has_t, or explicit names of any item
+      # features of the data (e.g. 'genre'), which then replace them.
+      has_v=True,
+      has_a=True,
+      has_t=True,
+      modalities=(),
+      num_routing=3,
+      # 'official' (the authors' code, a no-op) or 'paper' (refine p_u).
+      routing='official',
+      weight_mode='confid',  # mean / max / confid
+      fusion_mode='concat',  # concat / mean / id
+      hard_pruning=False,  # is_pruning
+      edge_dropout=0.0,  # dropout
+      has_act=False,
+      has_norm=True,
+      # Content MLP init ('lecun', 'torch' = the official code, 'xavier' =
+      # MMRec) and L2 term ('official', or 'mmrec' with MMRec's extra term).
+      mlp_init='lecun',
+      l2_variant='official',
+      # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
+      propagation='auto',
+  ))
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
@@ -310,16 +317,29 @@ def inputs(config: ml_collections.ConfigDict, data: Dataset,
   }
 
 
-def loss_fn(model: GRCN, params, inputs: dict[str, Any],
-            batch: dict[str, jax.Array], rng: jax.Array,
-            config: ml_collections.ConfigDict) -> jax.Array:
+@dataclasses.dataclass(frozen=True)
+class LossParams:
+  """The loss's hyper-parameters."""
+
+  l2_weight: float  # GRCN's weight_decay.
+  l2_variant: str  # One of L2_VARIANTS.
+
+
+def loss_params(config: ml_collections.ConfigDict) -> LossParams:
+  return LossParams(l2_weight=config.l2_weight,
+                    l2_variant=config.model.l2_variant)
+
+
+def loss(model: GRCN, params, inputs: dict[str, Any],
+         batch: dict[str, jax.Array], hp: LossParams,
+         ctx: spec.StepContext) -> jax.Array:
   """Per-example BPR plus GRCN's L2 term.
 
   The authors' regulariser, reg_weight * (mean of squared raw id embeddings
   of the batch's users and items + mean of squared raw preferences of the
   batch's users), is per example (1/E)(|e_u|^2 + |e_pos|^2 / 2 +
   |e_neg|^2 / 2) + sum_m (1/C)|P_m[u]|^2, so its batch mean equals theirs.
-  config.model.l2_variant='mmrec' adds what MMRec's GRCN adds: the mean
+  hp.l2_variant='mmrec' adds what MMRec's GRCN adds: the mean
   square of the WHOLE visual preference table (every user, every step), the
   same for every example.
 
@@ -328,14 +348,14 @@ def loss_fn(model: GRCN, params, inputs: dict[str, Any],
     params: its parameters.
     inputs: see GRCN.__call__.
     batch: [B] 'user', 'pos', 'neg'.
-    rng: edge-dropout key.
-    config: reads l2_weight (GRCN's weight_decay).
+    hp: the L2 weight and variant.
+    ctx: its rng is the edge-dropout key.
 
   Returns:
     float [B].
   """
   out = model.apply({'params': params}, inputs, train=True,
-                    rngs={'dropout': rng})
+                    rngs={'dropout': ctx.rng})
   rep, raw_id = out['rep'], out['id']
   user = batch['user']
   pos, neg = batch['pos'] + model.num_users, batch['neg'] + model.num_users
@@ -345,9 +365,9 @@ def loss_fn(model: GRCN, params, inputs: dict[str, Any],
          losses.l2(raw_id[neg])) / model.embed_dim
   for p in out['preference'].values():
     reg = reg + 2 * losses.l2(p[user]) / model.content_dim
-  if config.model.l2_variant == 'mmrec' and 'visual' in out['preference']:
+  if hp.l2_variant == 'mmrec' and 'visual' in out['preference']:
     reg = reg + jnp.mean(jnp.square(out['preference']['visual']))
-  return losses.bpr(s_pos, s_neg) + config.l2_weight * reg
+  return losses.bpr(s_pos, s_neg) + hp.l2_weight * reg
 
 
 def eval_outputs(model: GRCN, params, inputs: dict[str, Any]):
@@ -356,42 +376,8 @@ def eval_outputs(model: GRCN, params, inputs: dict[str, Any]):
   return rep[:model.num_users], rep[model.num_users:]
 
 
-def score(outputs, users: jax.Array) -> jax.Array:
-  """Scores [C, I] of all items for users [C]."""
-  user_rep, item_rep = outputs
-  return user_rep[users] @ item_rep.T
-
-
-def refined_edges(model: GRCN, params, inputs: dict[str, Any]
-                  ) -> dict[str, np.ndarray]:
-  """The refined weights of the training graph's real edges (host arrays).
-
-  Returns:
-    dict: 'sender', 'receiver' int [2E] node ids (users [0, U), items
-    [U, U + I)); 'weight' [2E] refined weight; 'alpha' [2E, M] per-modality
-    affinities; 'confidence' [U + I, M]; 'modalities' [M] names.
-  """
-  out = jax.jit(model.apply)({'params': params}, inputs)
-  graph = inputs['graph']
-  real = np.asarray(graph.n_edge)[0]
-  return {
-      'sender': np.asarray(graph.senders[:real]),
-      'receiver': np.asarray(graph.receivers[:real]),
-      'weight': np.asarray(out['weight'][:real]),
-      'alpha': np.asarray(out['alpha'][:real]),
-      'confidence': np.asarray(out['confidence']),
-      'modalities': np.array(model.modalities),
-  }
-
-
-def after_training(model: GRCN, params, inputs: dict[str, Any],
-                   workdir: str) -> None:
-  """Writes WORKDIR/edge_weights.npz and logs what hard pruning removes."""
-  edges = refined_edges(model, params, inputs)
-  np.savez(f'{workdir}/edge_weights.npz', **edges)
-  pruned = float(np.mean(edges['weight'] <= 0))
-  logging.info(
-      'Refined graph: %d directed edges; %.1f%% have weight <= 0 (%s by '
-      'hard pruning). Weights, affinities and confidences: %s/'
-      'edge_weights.npz', len(edges['weight']), 100 * pruned,
-      'removed' if model.hard_pruning else 'would be removed', workdir)
+SPEC = spec.ModelSpec(
+    name='grcn', task='user_item', feedback='implicit',
+    default_config=default_config, create=create, inputs=inputs,
+    loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
+    score=spec.embedding_dot_scores, after_training=after_training)

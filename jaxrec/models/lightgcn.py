@@ -7,6 +7,7 @@ layer-0 embeddings.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import flax.linen as nn
@@ -18,9 +19,7 @@ import ml_collections
 from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
-
-TASK = 'user_item'
-FEEDBACK = 'implicit'
+from jaxrec.models import spec
 
 
 class LightGCN(nn.Module):
@@ -51,6 +50,17 @@ class LightGCN(nn.Module):
     return final, ego
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """config.model of LightGCN (the run-level l2_weight is its L2 weight)."""
+  return ml_collections.ConfigDict(dict(
+      embed_dim=64,
+      num_layers=3,
+      # Propagation kernel: 'auto' (fastest measured for the backend), 'csr'
+      # or 'segment_sum'.
+      propagation='auto',
+  ))
+
+
 def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
   """The model for a config and dataset."""
   return LightGCN(num_users=data.num_users, num_items=data.num_items,
@@ -59,16 +69,20 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
                   propagation=config.model.propagation)
 
 
-def inputs(config: ml_collections.ConfigDict, data: Any,
-           graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
-  """The model's input: the training graph itself."""
-  del config, data
-  return graph
+@dataclasses.dataclass(frozen=True)
+class LossParams:
+  """The loss's hyper-parameters."""
+
+  l2_weight: float  # On the batch's layer-0 embeddings (LightGCN's decay).
 
 
-def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
-            batch: dict[str, jax.Array], rng: jax.Array,
-            config: ml_collections.ConfigDict) -> jax.Array:
+def loss_params(config: ml_collections.ConfigDict) -> LossParams:
+  return LossParams(l2_weight=config.l2_weight)
+
+
+def loss(model: LightGCN, params, graph: jraph.GraphsTuple,
+         batch: dict[str, jax.Array], hp: LossParams,
+         ctx: spec.StepContext) -> jax.Array:
   """Per-example BPR + L2 loss, summed over the example's negatives.
 
   Args:
@@ -76,20 +90,20 @@ def loss_fn(model: LightGCN, params, graph: jraph.GraphsTuple,
     params: its parameters.
     graph: the training graph.
     batch: 'user', 'pos' [B] and 'neg' [B] or [B, K] (item ids in [0, I)).
-    rng: unused (LightGCN has no randomness).
-    config: reads l2_weight.
+    hp: the L2 weight.
+    ctx: unused (LightGCN has no randomness and no batch coupling).
 
   Returns:
     float [B].
   """
-  del rng
+  del ctx
   final, ego = model.apply({'params': params}, graph)
   u = batch['user']
   p = batch['pos'] + model.num_users
   n = batch['neg'].reshape(u.shape[0], -1) + model.num_users  # [B, K]
   pos, neg = losses.pair_scores(final, u, p, n)
   return (jnp.sum(losses.bpr(pos[:, None], neg), axis=-1) +
-          config.l2_weight * losses.l2(ego[u], ego[p], ego[n]))
+          hp.l2_weight * losses.l2(ego[u], ego[p], ego[n]))
 
 
 def eval_outputs(model: LightGCN, params, graph: jraph.GraphsTuple) -> Any:
@@ -98,12 +112,8 @@ def eval_outputs(model: LightGCN, params, graph: jraph.GraphsTuple) -> Any:
   return final[:model.num_users], final[model.num_users:]
 
 
-def score(outputs, users: jax.Array) -> jax.Array:
-  """Scores [C, I] of all items for users [C]."""
-  user_emb, item_emb = outputs
-  return user_emb[users] @ item_emb.T
-
-
-def after_training(model, params, inputs, workdir: str) -> None:
-  """Nothing to export beyond the checkpoint."""
-  del model, params, inputs, workdir
+SPEC = spec.ModelSpec(
+    name='lightgcn', task='user_item', feedback='implicit',
+    default_config=default_config, create=create, inputs=spec.graph_inputs,
+    loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
+    score=spec.embedding_dot_scores)

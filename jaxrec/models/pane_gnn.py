@@ -21,8 +21,8 @@ exceeds delta removed (ranked last).
 
 Reference mode. Each place where the authors' code (May 2023, the version
 that matches the paper) departs from the paper has a switch; all of them
-together (config.pane_gnn_reference, `configs/pane_gnn_*.py:reference`)
-compute their loss and its gradient to float32 precision
+together (configs/common.py pane_gnn_reference, the configs'
+`:reference` variant) compute their loss and its gradient to float32 precision
 (benchmarks/parity/signed.py):
   model.bpr_ratings='all'        every rating, liked or not, trains both
                                  spaces (see dual_bpr), not eq. 17's split
@@ -65,26 +65,15 @@ import jraph
 import ml_collections
 
 from jaxrec import graphs
-from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
 from jaxrec.models import layers
+from jaxrec.models import pane_gnn_loss
+from jaxrec.models import spec
 
-TASK = 'user_item'
-FEEDBACK = 'signed'
-# Which ratings train each space (see dual_bpr): eq. 17's, or the authors'.
-BPR_RATINGS = ('own_graph', 'all')
 # The MLP branch's input: Z^(0) (eq. 7), or a table of its own (their code).
 MLP_INPUTS = ('z0', 'table')
-# Which rows the L2 term reads: layer 0 (eq. 16) or the final ones (code).
-L2_ON = ('layer0', 'final')
-# How the loss terms are reduced over a batch: one mean (the paper's sum of
-# terms, each per rating), or the authors' mix (see loss_fn).
-LOSS_REDUCTIONS = ('mean', 'code')
-# InfoNCE: eq. 18 over the batch's distinct ids, or the authors' one
-# denominator over all batch rows (losses.info_nce_batch_rows).
-INFO_NCES = ('distinct', 'batch_rows')
 # G_d: undirected edges removed (symmetric), or directed ones (their code).
 EDGE_REMOVAL_MODES = ('undirected', 'directed')
 
@@ -195,6 +184,38 @@ class PANEGNN(nn.Module):
     return out
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """config.model of PANE-GNN (the run-level l2_weight is lambda_2).
+
+  The switches after `variant` are the paper's equations by default; each
+  has the authors' code as its other value (see the module docstring;
+  configs/common.py pane_gnn_reference sets them all).
+  """
+  return ml_collections.ConfigDict(dict(
+      embed_dim=64,  # H
+      num_layers=3,  # K
+      # Dropout of the MLP branch and the attention.
+      dropout=0.3,
+      # Ablation of the paper's Table 4: 'A', 'B', 'C', 'D' or 'full'.
+      variant='full',
+      bpr_ratings='own_graph',  # or 'all'
+      mlp_input='z0',  # or 'table'
+      l2_on='layer0',  # or 'final'
+      loss_reduction='mean',  # or 'code'
+      info_nce='distinct',  # or 'batch_rows'
+      edge_removal_mode='undirected',  # or 'directed'
+      feedback_coef=2.0,  # b of the dual BPR
+      edge_removal=0.8,  # p: share of G_n's edges removed for G_d
+      contrastive_weight=0.1,  # lambda_1
+      temperature=0.8,  # tau
+      # delta of the disinterest filter; acts only when ranking, so
+      # launch/evaluate.py may change it without retraining.
+      filter_threshold=0.5,
+      # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
+      propagation='auto',
+  ))
+
+
 def parts(config: ml_collections.ConfigDict) -> Parts:
   """The Parts of config.model.variant, or a clear error."""
   variant = config.model.variant
@@ -204,35 +225,15 @@ def parts(config: ml_collections.ConfigDict) -> Parts:
   return VARIANTS[variant]
 
 
-def with_filter_threshold(config: ml_collections.ConfigDict,
-                          delta: float) -> ml_collections.ConfigDict:
-  """A copy of a saved run's config that ranks with threshold delta.
-
-  delta acts only when ranking (eq. 13), so a trained model can be scored
-  at any delta without retraining.
-  """
-  if config.model.name != 'pane_gnn' or not parts(config).filter:
-    raise ConfigError(
-        f'A filter threshold applies to PANE-GNN with the filter '
-        f"(config.model.variant='full'); this run is {config.model.name}"
-        + (f' variant {config.model.variant}'
-           if config.model.name == 'pane_gnn' else '') + '.')
-  config = config.copy_and_resolve_references()
-  config.model.filter_threshold = float(delta)
-  return config
-
-
 def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   """The model for a config and dataset."""
   m = config.model
   if not 0 <= m.edge_removal < 1:
     raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
                       f'in [0, 1).')
-  for key, choices in (('bpr_ratings', BPR_RATINGS),
-                       ('mlp_input', MLP_INPUTS), ('l2_on', L2_ON),
-                       ('loss_reduction', LOSS_REDUCTIONS),
-                       ('info_nce', INFO_NCES),
-                       ('edge_removal_mode', EDGE_REMOVAL_MODES)):
+  for key, choices in (('mlp_input', MLP_INPUTS),
+                       ('edge_removal_mode', EDGE_REMOVAL_MODES),
+                       *pane_gnn_loss.CHOICES.items()):
     value = m[key]
     if value not in choices:
       raise ConfigError(f'config.model.{key}={value!r} is not one of '
@@ -271,160 +272,6 @@ def inputs(config: ml_collections.ConfigDict, data: Dataset,
   return SignedGraphs(graph, make(dislikes.user, dislikes.item), distorted)
 
 
-# A table of embeddings and, per batch row, the rows of the user [B], the
-# rated item [B] and the negatives [B, K] in it.
-Rows = tuple[jax.Array, jax.Array, jax.Array, jax.Array]
-
-
-def _rows_bpr(rows: Rows, item_coef: jax.Array,
-              direction: jax.Array) -> jax.Array:
-  """losses.sign_aware_bpr on the scores of one table's rows, float [B]."""
-  return losses.sign_aware_bpr(*losses.pair_scores(*rows), item_coef,
-                               direction)
-
-
-def dual_bpr(interest: Rows | None, disinterest: Rows | None,
-             liked: jax.Array, coef: float,
-             ratings: str = 'own_graph') -> jax.Array:
-  """Dual feedback-aware BPR per training rating, float [B].
-
-  ratings='own_graph' is eq. 17 as printed: a like trains the interest
-  space, -ln sigmoid(z_u.z_i - z_u.z_j); a dislike the disinterest space,
-  -ln sigmoid(v_u.v_j - b v_u.v_i). ratings='all' is what the authors'
-  code computes: every rating trains both spaces, the interest one with
-  coefficient 1 (like) or 1 + b (dislike) on z_u.z_i, the disinterest one
-  with 1 + b (like) or 1 (dislike) on v_u.v_i (their 2 -/+ sign(w) for
-  b = 2). A variant without one of the branches (None) contributes 0.
-
-  Args:
-    interest: (Z table, user rows, item rows, negative rows), or None.
-    disinterest: the same for V, or None.
-    liked: bool [B] like (True) or dislike.
-    coef: b.
-    ratings: 'own_graph' or 'all' (see above).
-
-  Returns:
-    float [B].
-  """
-  sign = jnp.where(liked, 1.0, -1.0)
-  if ratings == 'all':
-    loss = 0.0
-    if interest is not None:
-      loss += _rows_bpr(interest, jnp.where(liked, 1.0, 1.0 + coef),
-                        jnp.ones_like(sign))
-    if disinterest is not None:
-      loss += _rows_bpr(disinterest, jnp.where(liked, 1.0 + coef, 1.0),
-                        -jnp.ones_like(sign))
-    return loss
-  if interest is not None and disinterest is not None:
-    # One gather from the stacked tables instead of one per table: each
-    # row reads the table of its own sign.
-    z, zu, zi, zj = interest
-    v, vu, vi, vj = disinterest
-    pick = lambda a, b: jnp.where(liked.reshape(liked.shape + (1,) * (
-        a.ndim - 1)), a, b + z.shape[0])
-    rows = (jnp.concatenate([z, v]), pick(zu, vu), pick(zi, vi), pick(zj, vj))
-    weight = 1.0
-  else:
-    rows = interest or disinterest
-    weight = liked if interest is not None else ~liked
-  return _rows_bpr(rows, jnp.where(liked, 1.0, coef), sign) * weight
-
-
-def loss_fn(model: PANEGNN, params, graphs_in: SignedGraphs,
-            batch: dict[str, jax.Array], rng: jax.Array,
-            config: ml_collections.ConfigDict) -> jax.Array:
-  """Per-rating loss: eq. 17 + lambda_1 eq. 18 + lambda_2 L2 (eq. 16).
-
-  With model.loss_reduction='mean' the train step's mean over the global
-  batch of these values is eq. 16 per rating. With 'code' it is the
-  authors' loss: sum_batch (interest BPR + lambda_2 L2) + mean_batch
-  (disinterest BPR) + lambda_1 mean_batch (InfoNCE); the summed terms are
-  scaled here by the global batch's size, since the step divides by it.
-
-  Runs inside the train step: the contrastive term gathers the global
-  batch's ids over losses.BATCH_AXIS.
-
-  Args:
-    model: the module.
-    params: its parameters.
-    graphs_in: G_p, G_n, G_d.
-    batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 like, -1
-      dislike), 'neg' [B, K], 'mask' [B].
-    rng: dropout key.
-    config: reads model.feedback_coef (b), model.bpr_ratings, model.l2_on,
-      model.loss_reduction, model.info_nce, model.contrastive_weight
-      (lambda_1), model.temperature (tau), l2_weight (lambda_2).
-
-  Returns:
-    float [B].
-  """
-  m = config.model
-  user, pos, neg = batch['user'], batch['pos'], batch['neg']
-  out = model.apply({'params': params}, graphs_in, train=True, users=user,
-                    rngs={'dropout': rng})
-  b, n_users = user.shape[0], model.num_users
-  # Node ids, and rows of 'z' (the batch's users, then all items).
-  node = (user, pos + n_users, neg + n_users)
-  z_rows = (jnp.arange(b), pos + b, neg + b)
-  interest = (out['z'], *z_rows) if 'z' in out else None
-  disinterest = (out['v'], *node) if 'v' in out else None
-  liked = batch['sign'] > 0
-  # L2 on the batch's rows (u, i and the negatives) of both spaces: layer 0
-  # (Theta_Emb, eq. 16) or the final embeddings (the authors' code).
-  l2_rows = ({'z0': node, 'v0': node} if m.l2_on == 'layer0'
-             else {'z': z_rows, 'v': node})
-  l2 = [config.l2_weight * losses.row_squared_norms(out[t], *rows)
-        for t, rows in l2_rows.items() if t in out]
-  contrastive = []
-  if 'v_tilde' in out and m.contrastive_weight:
-    contrastive = [m.contrastive_weight * c for c in _info_nce(
-        m, out['v'], out['v_tilde'], node[:2], batch['mask'] > 0)]
-  if m.loss_reduction == 'mean':
-    loss = dual_bpr(interest, disinterest, liked, m.feedback_coef,
-                    m.bpr_ratings)
-    for term in l2 + contrastive:
-      loss += term
-    return loss
-  # The authors' reductions. The step divides the sum over the global batch
-  # by its size, so the terms they sum are multiplied by it here.
-  summed = sum(l2)
-  if interest is not None:
-    summed += dual_bpr(interest, None, liked, m.feedback_coef, m.bpr_ratings)
-  averaged = sum(contrastive)
-  if disinterest is not None:
-    averaged += dual_bpr(None, disinterest, liked, m.feedback_coef,
-                         m.bpr_ratings)
-  return losses.batch_sum(jnp.sum(batch['mask'])) * summed + averaged
-
-
-def _info_nce(m: ml_collections.ConfigDict, v: jax.Array, v_tilde: jax.Array,
-              ids: tuple[jax.Array, jax.Array],
-              valid: jax.Array) -> list[jax.Array]:
-  """Eq. 18 between V and V~ for the batch's users and rated items.
-
-  Args:
-    m: config.model (info_nce, temperature).
-    v: float [N, H] V.
-    v_tilde: float [N, H] V~.
-    ids: (int [B] user node ids, int [B] item node ids).
-    valid: bool [B] real rows.
-
-  Returns:
-    float [B] terms to add: one per node kind (users, items) for eq. 18, a
-    single one for the authors' one-denominator form.
-  """
-  all_valid = losses.gather_batch(valid)
-  all_ids = [losses.gather_batch(i) for i in ids]
-  if m.info_nce == 'batch_rows':
-    return [losses.info_nce_batch_rows(
-        [ops.take_rows(v, i) for i in ids], v_tilde, ids, valid, all_ids,
-        all_valid, m.temperature)]
-  return [losses.info_nce(ops.take_rows(v, i), v_tilde, i, valid, c,
-                          all_valid, m.temperature)
-          for i, c in zip(ids, all_ids)]
-
-
 def eval_outputs(model: PANEGNN, params,
                  graphs_in: SignedGraphs) -> dict[str, Any]:
   """What ranking needs, from a clean forward.
@@ -453,6 +300,20 @@ def score(outputs: dict[str, Any], users: jax.Array) -> jax.Array:
   return scores
 
 
-def after_training(model, params, inputs, workdir: str) -> None:
-  """Nothing to export beyond the checkpoint."""
-  del model, params, inputs, workdir
+def label(config: ml_collections.ConfigDict) -> str:
+  """'pane_gnn', or 'pane_gnn-<variant>' for an ablation."""
+  variant = config.model.variant
+  return 'pane_gnn' if variant == 'full' else f'pane_gnn-{variant}'
+
+
+def eval_overrides(config: ml_collections.ConfigDict) -> tuple[str, ...]:
+  """delta, when the variant has the filter (it acts only when ranking)."""
+  return ('filter_threshold',) if parts(config).filter else ()
+
+
+SPEC = spec.ModelSpec(
+    name='pane_gnn', task='user_item', feedback='signed',
+    default_config=default_config, create=create, inputs=inputs,
+    loss_params=pane_gnn_loss.loss_params, loss=pane_gnn_loss.loss,
+    eval_outputs=eval_outputs, score=score, label=label,
+    eval_overrides=eval_overrides)

@@ -17,6 +17,8 @@ plus l2_weight times the squared norms of the batch's final embeddings
 
 from __future__ import annotations
 
+import dataclasses
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -27,9 +29,7 @@ from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 from jaxrec.models import layers
-
-TASK = 'user_item'
-FEEDBACK = 'signed'
+from jaxrec.models import spec
 
 
 class SiReN(nn.Module):
@@ -74,6 +74,20 @@ class SiReN(nn.Module):
         z_graph, e2, train, rows)
 
 
+def default_config() -> ml_collections.ConfigDict:
+  """config.model of SiReN (the run-level l2_weight is its L2 weight)."""
+  return ml_collections.ConfigDict(dict(
+      embed_dim=64,
+      num_layers=3,
+      # Dropout of the MLP branch and the attention.
+      dropout=0.3,
+      # b: the coefficient of a disliked item's score in the sign-aware BPR.
+      feedback_coef=2.0,
+      # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
+      propagation='auto',
+  ))
+
+
 def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
   """The model for a config and dataset."""
   m = config.model
@@ -82,16 +96,22 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
                dropout=m.dropout, propagation=m.propagation)
 
 
-def inputs(config: ml_collections.ConfigDict, data: Dataset,
-           graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
-  """The positive graph (the task's training graph)."""
-  del config, data
-  return graph
+@dataclasses.dataclass(frozen=True)
+class LossParams:
+  """The loss's hyper-parameters."""
+
+  feedback_coef: float  # b.
+  l2_weight: float  # On the batch's final embeddings.
 
 
-def loss_fn(model: SiReN, params, graph: jraph.GraphsTuple,
-            batch: dict[str, jax.Array], rng: jax.Array,
-            config: ml_collections.ConfigDict) -> jax.Array:
+def loss_params(config: ml_collections.ConfigDict) -> LossParams:
+  return LossParams(feedback_coef=config.model.feedback_coef,
+                    l2_weight=config.l2_weight)
+
+
+def loss(model: SiReN, params, graph: jraph.GraphsTuple,
+         batch: dict[str, jax.Array], hp: LossParams,
+         ctx: spec.StepContext) -> jax.Array:
   """Per-rating sign-aware BPR plus L2 on the batch's final embeddings.
 
   Args:
@@ -100,23 +120,23 @@ def loss_fn(model: SiReN, params, graph: jraph.GraphsTuple,
     graph: G_p.
     batch: 'user', 'pos' (the rated item) [B], 'sign' [B] (+1 / -1),
       'neg' [B, K].
-    rng: dropout key.
-    config: reads model.feedback_coef and l2_weight.
+    hp: b and the L2 weight.
+    ctx: its rng is the dropout key.
 
   Returns:
     float [B].
   """
   user = batch['user']
   z = model.apply({'params': params}, graph, train=True, users=user,
-                  rngs={'dropout': rng})
+                  rngs={'dropout': ctx.rng})
   # Rows of z: the batch's users [0, B), then item i at B + i.
   b = user.shape[0]
   rows = (jnp.arange(b), batch['pos'] + b, batch['neg'] + b)
-  loss = losses.sign_aware_bpr(
+  loss_value = losses.sign_aware_bpr(
       *losses.pair_scores(z, *rows),
-      jnp.where(batch['sign'] > 0, 1.0, config.model.feedback_coef),
+      jnp.where(batch['sign'] > 0, 1.0, hp.feedback_coef),
       jnp.ones_like(batch['sign']))
-  return loss + config.l2_weight * losses.row_squared_norms(z, *rows)
+  return loss_value + hp.l2_weight * losses.row_squared_norms(z, *rows)
 
 
 def eval_outputs(model: SiReN, params, graph: jraph.GraphsTuple):
@@ -125,12 +145,8 @@ def eval_outputs(model: SiReN, params, graph: jraph.GraphsTuple):
   return z[:model.num_users], z[model.num_users:]
 
 
-def score(outputs, users: jax.Array) -> jax.Array:
-  """Scores [C, I] of all items for users [C]."""
-  user_emb, item_emb = outputs
-  return user_emb[users] @ item_emb.T
-
-
-def after_training(model, params, inputs, workdir: str) -> None:
-  """Nothing to export beyond the checkpoint."""
-  del model, params, inputs, workdir
+SPEC = spec.ModelSpec(
+    name='siren', task='user_item', feedback='signed',
+    default_config=default_config, create=create, inputs=spec.graph_inputs,
+    loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
+    score=spec.embedding_dot_scores)

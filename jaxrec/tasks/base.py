@@ -1,24 +1,13 @@
-"""What every task kind shares: the Task record and checks before training.
+"""What every task kind shares: the Task record, the TaskKind interface and
+checks before training.
 
 A task kind (user_item, item_item) knows its data, graph, training batches,
-evaluation and baselines; a model module names its kind in `TASK`. Each kind
-module exports:
-
-  build(config, model_lib) -> Task
-  batches(task) -> an object with steps_per_epoch, num_examples and
-      batch(epoch, step) -> dict of [B] arrays incl. 'mask' (pure in
-      epoch and step)
-  has_split(task, split) -> whether 'val' / 'test' has ground truth
-  evaluate(task, params, split) -> metrics dict
-  baselines(task, split) -> {baseline name: metrics dict}
-  metric_names(config) -> names evaluate returns (for selection_metric)
-  recommend(task, params, user=None, item=None, k=10) -> rows
+evaluation and baselines; a model's spec names its kind (ModelSpec.task).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from types import ModuleType
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -29,6 +18,7 @@ import numpy as np
 from absl import logging
 
 from jaxrec.errors import ConfigError
+from jaxrec.models.spec import ModelSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,22 +27,60 @@ class Task:
 
   Attributes:
     config: the run config.
-    kind: the task kind's module (jaxrec.tasks.user_item, ...).
+    kind: the task kind (a TaskKind: UserItem, ItemItem).
     data: the kind's data (a Dataset, an ItemGraph, ...).
     graph: the padded training graph.
     inputs: what the model is applied to: the graph, or the graph with item
-      features (model_lib.inputs builds it).
-    model_lib: the model's module (see jaxrec.models).
+      features (spec.inputs builds it).
+    spec: the model's spec (see jaxrec.models).
     model: the flax module.
   """
 
   config: ml_collections.ConfigDict
-  kind: ModuleType
+  kind: 'TaskKind'
   data: Any
   graph: jraph.GraphsTuple
   inputs: Any
-  model_lib: ModuleType
+  spec: ModelSpec
   model: nn.Module
+
+
+class TaskKind:
+  """What a task kind does; user_item.UserItem and item_item.ItemItem.
+
+  Stateless: every method takes the Task (or the config) it acts on.
+  """
+
+  def build(self, config: ml_collections.ConfigDict, spec: ModelSpec) -> Task:
+    """The Task of a config: data loaded and checked, graph and model built."""
+    raise NotImplementedError
+
+  def batches(self, task: Task, num_devices: int):
+    """An object with steps_per_epoch, num_examples and batch(epoch, step)
+    -> dict of [B] arrays incl. 'mask' (pure in epoch and step)."""
+    raise NotImplementedError
+
+  def metric_names(self, config: ml_collections.ConfigDict) -> list[str]:
+    """The names evaluate() returns (for config.selection_metric)."""
+    raise NotImplementedError
+
+  def has_split(self, task: Task, split: str) -> bool:
+    """Whether 'val' / 'test' has ground truth."""
+    raise NotImplementedError
+
+  def evaluate(self, task: Task, params, split: str) -> dict[str, float]:
+    """The model's metrics on 'val' or 'test'."""
+    raise NotImplementedError
+
+  def baselines(self, task: Task, split: str) -> dict[str, dict[str, float]]:
+    """{baseline name: metrics} through the same evaluation."""
+    raise NotImplementedError
+
+  def recommend(self, task: Task, params, user: str | None = None,
+                item: str | None = None, k: int = 10,
+                exclude_known: bool = True) -> list['Recommendation']:
+    """Top-k rows for a user or an anchor item (raw ids)."""
+    raise NotImplementedError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +146,7 @@ def effective_batch_size(config: ml_collections.ConfigDict, num_examples: int,
 def model_outputs(task: Task, params) -> Any:
   """The model's ranking outputs, on one device (params may be replicated)."""
   params = jax.device_put(params, jax.local_devices()[0])
-  return jax.jit(task.model_lib.eval_outputs, static_argnums=0)(
+  return jax.jit(task.spec.eval_outputs, static_argnums=0)(
       task.model, params, task.inputs)
 
 
@@ -149,8 +177,8 @@ def recommend_rows(task: Task, params, query: int, known,
     Up to k Recommendations, best first.
   """
   outputs = model_outputs(task, params)
-  scores = np.asarray(task.model_lib.score(outputs,
-                                           np.array([query], np.int32)))[0]
+  scores = np.asarray(task.spec.score(outputs,
+                                      np.array([query], np.int32)))[0]
   exclude = known.dense(np.array([query]), len(item_ids))[0]
   scores = np.where(exclude, -np.inf, scores)
   top = np.argsort(-scores, kind='stable')[:k]

@@ -16,8 +16,6 @@ co-occurrence is zero for every held-out pair by construction).
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
 from typing import NamedTuple
 
 import jax
@@ -33,45 +31,10 @@ from jaxrec.data import pipeline
 from jaxrec.data.dataset import Interactions
 from jaxrec.data.item_graph import Edges, ItemGraph
 from jaxrec.errors import ConfigError
+from jaxrec.models.spec import ModelSpec
 from jaxrec.tasks import base
 
 _SPLITS = ('val', 'test')
-
-
-def build(config: ml_collections.ConfigDict, model_lib: ModuleType) -> base.Task:
-  """Builds the item graph, its padded training graph and the model."""
-  data = pipeline.load_item_graph(config.data)
-  base.check_config(config, data.num_items - 1, metric_names(config))
-  base.log_data(data.summary(), data.is_synthetic)
-  features = {m: data.item_features[m] for m in config.model.features
-              if m in data.item_features}
-  graph = graphs.item_item(data.train.i, data.train.j, data.num_items,
-                           data.train.weight, config.model.weighted_edges,
-                           node_fields=features)
-  model = model_lib.create(config, data)
-  return base.Task(config, sys.modules[__name__], data, graph,
-                   model_lib.inputs(config, data, graph), model_lib, model)
-
-
-def batches(task: base.Task, num_devices: int) -> sampling.LinkBatches:
-  """Train edges (label 1) and neg_ratio fresh non-edges each (label 0)."""
-  d, c = task.data, task.config
-  n = len(d.train) * (1 + c.model.neg_ratio)
-  return sampling.LinkBatches(
-      d.train.i, d.train.j, d.num_items,
-      base.effective_batch_size(c, n, num_devices), c.model.neg_ratio, c.seed)
-
-
-def metric_names(config: ml_collections.ConfigDict) -> list[str]:
-  """'auc' and metric@K for every K."""
-  return ['auc'] + [f'{m}@{k}' for k in config.eval_ks for m in metrics.METRICS]
-
-
-def has_split(task: base.Task, split: str) -> bool:
-  """Whether the split has held-out edges."""
-  if split not in _SPLITS:
-    raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
-  return len(getattr(task.data, split)) > 0
 
 
 def neighbours(edges: list[Edges], num_items: int,
@@ -117,12 +80,6 @@ def evaluate_scores(task: base.Task, score_fn: metrics.ScoreFn, outputs,
   return result
 
 
-def evaluate(task: base.Task, params, split: str) -> dict[str, float]:
-  """The model's AUC and ranking metrics on 'val' or 'test' edges."""
-  return evaluate_scores(task, task.model_lib.score, base.model_outputs(task, params),
-                         split)
-
-
 class TwoHop(NamedTuple):
   """Outputs of the two-hop co-occurrence baseline."""
 
@@ -148,38 +105,83 @@ def two_hop_scores(outputs: TwoHop, anchors: jax.Array) -> jax.Array:
   return paths.T[:, :outputs.items.shape[0]]
 
 
-def baselines(task: base.Task, split: str) -> dict[str, dict[str, float]]:
-  """Popularity and two-hop co-occurrence through the same evaluation."""
-  data, graph = task.data, task.graph
-  degree = np.zeros(data.num_items, np.float32)
-  np.add.at(degree, np.concatenate([data.train.i, data.train.j]),
-            np.concatenate([data.train.weight, data.train.weight]))
-  two_hop = TwoHop(ops.adjacency(graph), jnp.asarray(graph.edges['count']),
-                   jnp.zeros(data.num_items))
-  return {
-      'Popularity': evaluate_scores(task, metrics.most_popular_scores, degree,
-                                    split),
-      'Co-occurrence (2-hop)': evaluate_scores(task, two_hop_scores, two_hop,
-                                               split),
-  }
+class ItemItem(base.TaskKind):
+  """The item-item task kind (see the module docstring)."""
 
+  def build(self, config: ml_collections.ConfigDict,
+            spec: ModelSpec) -> base.Task:
+    """Builds the item graph, its padded training graph and the model."""
+    data = pipeline.load_item_graph(config.data)
+    base.check_config(config, data.num_items - 1,
+                      self.metric_names(config))
+    base.log_data(data.summary(), data.is_synthetic)
+    features = {m: data.item_features[m] for m in config.model.features
+                if m in data.item_features}
+    graph = graphs.item_item(data.train.i, data.train.j, data.num_items,
+                             data.train.weight, config.model.weighted_edges,
+                             node_fields=features)
+    model = spec.create(config, data)
+    return base.Task(config, self, data, graph,
+                     spec.inputs(config, data, graph), spec, model)
 
-def recommend(task: base.Task, params, user: str | None = None,
-              item: str | None = None, k: int = 10,
-              exclude_known: bool = True) -> list[base.Recommendation]:
-  """Items most similar to `item` (raw id), never the item itself.
+  def batches(self, task: base.Task,
+              num_devices: int) -> sampling.LinkBatches:
+    """Train edges (label 1) and neg_ratio fresh non-edges each (label 0)."""
+    d, c = task.data, task.config
+    n = len(d.train) * (1 + c.model.neg_ratio)
+    return sampling.LinkBatches(
+        d.train.i, d.train.j, d.num_items,
+        base.effective_batch_size(c, n, num_devices), c.model.neg_ratio, c.seed)
 
-  With exclude_known, its known neighbours (train, val and test edges) are
-  left out too, so the list shows only items the data does not already pair
-  with it (the GCN article's rule); without, it is a plain "also bought"
-  list.
-  """
-  data = task.data
-  if user is not None or item is None:
-    raise ConfigError(f'{task.config.model.name} recommends items for items: '
-                      f'pass --item=ID (not --user).')
-  i = base.lookup(data.item_ids, item, 'item')
-  edges = data.all_edges() if exclude_known else data.train.select(slice(0, 0))
-  known = neighbours([edges], data.num_items, self_loops=True)
-  return base.recommend_rows(task, params, i, known, data.item_ids,
-                             data.item_names, k)
+  def metric_names(self, config: ml_collections.ConfigDict) -> list[str]:
+    """'auc' and metric@K for every K."""
+    return ['auc'] + [f'{m}@{k}' for k in config.eval_ks
+                      for m in metrics.METRICS]
+
+  def has_split(self, task: base.Task, split: str) -> bool:
+    """Whether the split has held-out edges."""
+    if split not in _SPLITS:
+      raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
+    return len(getattr(task.data, split)) > 0
+
+  def evaluate(self, task: base.Task, params, split: str) -> dict[str, float]:
+    """The model's AUC and ranking metrics on 'val' or 'test' edges."""
+    return evaluate_scores(task, task.spec.score,
+                           base.model_outputs(task, params), split)
+
+  def baselines(self, task: base.Task,
+                split: str) -> dict[str, dict[str, float]]:
+    """Popularity and two-hop co-occurrence through the same evaluation."""
+    data, graph = task.data, task.graph
+    degree = np.zeros(data.num_items, np.float32)
+    np.add.at(degree, np.concatenate([data.train.i, data.train.j]),
+              np.concatenate([data.train.weight, data.train.weight]))
+    two_hop = TwoHop(ops.adjacency(graph), jnp.asarray(graph.edges['count']),
+                     jnp.zeros(data.num_items))
+    return {
+        'Popularity': evaluate_scores(task, metrics.most_popular_scores,
+                                      degree, split),
+        'Co-occurrence (2-hop)': evaluate_scores(task, two_hop_scores,
+                                                 two_hop, split),
+    }
+
+  def recommend(self, task: base.Task, params, user: str | None = None,
+                item: str | None = None, k: int = 10,
+                exclude_known: bool = True) -> list[base.Recommendation]:
+    """Items most similar to `item` (raw id), never the item itself.
+
+    With exclude_known, its known neighbours (train, val and test edges) are
+    left out too, so the list shows only items the data does not already pair
+    with it (the GCN article's rule); without, it is a plain "also bought"
+    list.
+    """
+    data = task.data
+    if user is not None or item is None:
+      raise ConfigError(f'{task.config.model.name} recommends items for items: '
+                        f'pass --item=ID (not --user).')
+    i = base.lookup(data.item_ids, item, 'item')
+    edges = (data.all_edges() if exclude_known
+             else data.train.select(slice(0, 0)))
+    known = neighbours([edges], data.num_items, self_loops=True)
+    return base.recommend_rows(task, params, i, known, data.item_ids,
+                               data.item_names, k)

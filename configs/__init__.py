@@ -1,0 +1,1 @@
+"""Config files (launch/*.py --config=configs/NAME.py) and their presets."""
