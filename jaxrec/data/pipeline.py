@@ -164,14 +164,3 @@ def load(cfg: ml_collections.ConfigDict) -> Dataset:
   """
   check_config(cfg)
   return splits.prepare(read(cfg), cfg)
-
-
-def load_item_graph(cfg: ml_collections.ConfigDict):
-  """Transitional alias of jaxrec.data.item_graph.load_item_graph.
-
-  jaxrec/tasks/item_item.py still calls it here; delete this once it calls
-  item_graph.load_item_graph, which reads through this module (hence the
-  import inside: item_graph imports pipeline).
-  """
-  from jaxrec.data import item_graph  # pylint: disable=g-import-not-at-top
-  return item_graph.load_item_graph(cfg)

@@ -27,7 +27,7 @@ from jaxrec import graphs
 from jaxrec import metrics
 from jaxrec import ops
 from jaxrec import sampling
-from jaxrec.data import pipeline
+from jaxrec.data import item_graph
 from jaxrec.data.dataset import Interactions
 from jaxrec.data.item_graph import Edges, ItemGraph
 from jaxrec.errors import ConfigError
@@ -111,7 +111,7 @@ class ItemItem(base.TaskKind):
   def build(self, config: ml_collections.ConfigDict,
             spec: ModelSpec) -> base.Task:
     """Builds the item graph, its padded training graph and the model."""
-    data = pipeline.load_item_graph(config.data)
+    data = item_graph.load_item_graph(config.data)
     base.check_config(config, data.num_items - 1,
                       self.metric_names(config))
     base.log_data(data.summary(), data.is_synthetic)
