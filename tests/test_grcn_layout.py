@@ -135,6 +135,81 @@ def test_unoffset_items_detected_and_fixed(tmp_path, caplog):
                                   pairs(getattr(b, name)))
 
 
+# Offset train.npy (N_u=4, items 4..8) with row 5's item written without it.
+STRAY = [[0, 4], [0, 5], [1, 6], [2, 7], [3, 8], [3, 1]]
+
+
+def test_one_stray_id_refuses_the_folder_without_features(tmp_path):
+  """One id below N_u names its row; it no longer flips every file to plain.
+
+  Read as plain, this folder had N_i = 9: items 0-3 (the offset ids) were
+  phantoms with no interaction, and the real items were shifted by N_u.
+  """
+  folder = hand_made(tmp_path, train=STRAY)
+  assert_error(lambda: grcn_layout.load_grcn(folder),
+               'train.npy: row 5 (item id 1); 1 item id in 1 row',
+               '1 of 12 are below N_u=4', 'config.data.grcn.num_items')
+
+
+def test_one_stray_id_with_features_names_the_row_not_the_features(tmp_path):
+  """With N_i known from the features, the stray row is named, not them."""
+  folder = hand_made(tmp_path, train=STRAY, features={
+      'FeatureVideo_normal.npy': np.ones((5, 3), np.float32)})
+  message = assert_error(
+      lambda: grcn_layout.load_grcn(folder),
+      'Read as offset (ids in [N_u, N_u + N_i) = [4, 9), N_i=5 from the rows '
+      'of', 'train.npy: row 5 (item id 1)', '8 would not be below N_i')
+  assert 'has 5 rows' not in message
+  assert_error(lambda: grcn_layout.load_grcn(folder, num_items=5),
+               'N_i=5 from the num_items argument', 'row 5 (item id 1)')
+
+
+def test_mixed_ids_list_the_first_rows_with_counts(tmp_path):
+  """Many stray ids: the first three are listed, then the counts per file."""
+  test = [[0, 0, 1, 7], [1, 2], [2, 3, 0], [3, 8]]
+  folder = hand_made(tmp_path, test=test)
+  assert_error(lambda: grcn_layout.load_grcn(folder),
+               'test_full.npy: list 0 (item id 0), list 0 (item id 1), list 1 '
+               '(item id 2) and 2 more; 5 item ids in 3 lists', 'Below N_u')
+
+
+def test_plain_ids_with_more_items_than_users(tmp_path):
+  """Plain ids >= N_u are items when N_i says so; else the error asks for it.
+
+  N_u = 4 users and N_i = 7 plain items 0..6: ids 4..6 are at or above N_u
+  but below N_i, so the folder is plain, not mixed.
+  """
+  train = [[0, 0], [0, 4], [1, 1], [1, 5], [2, 2], [2, 6], [3, 3]]
+  val, test = [[0, 5], [1, 0], [3, 4]], [[0, 6], [2, 3], [3, 0]]
+  x = np.arange(14, dtype=np.float32).reshape(7, 2)
+  with_features = hand_made(tmp_path / 'a', train, val, test,
+                            features={'feat_v.npy': x})
+  ds = grcn_layout.load_grcn(with_features)
+  assert (ds.num_users, ds.num_items) == (4, 7)
+  np.testing.assert_array_equal(pairs(ds.train), train)
+  np.testing.assert_array_equal(pairs(ds.test), [[0, 6], [2, 3], [3, 0]])
+  np.testing.assert_array_equal(ds.item_features['visual'], x)
+  bare = hand_made(tmp_path / 'b', train, val, test)
+  assert_error(lambda: grcn_layout.load_grcn(bare), 'Item ids are mixed',
+               'pass the item count (--config.data.grcn.num_items)')
+  ds = grcn_layout.load_grcn(bare, num_items=7)
+  np.testing.assert_array_equal(pairs(ds.train), train)
+  # With N_i = 7 as well, an offset id (5 + N_u = 9) is named as not plain.
+  bad = hand_made(tmp_path / 'c', train + [[3, 9]], val, test,
+                  features={'feat_v.npy': x})
+  assert_error(lambda: grcn_layout.load_grcn(bad),
+               'Read as plain ids (below N_i=7', 'train.npy: row 7 (item id 9)')
+
+
+def test_one_file_offset_and_another_plain_is_refused(tmp_path):
+  """train.npy offset but test_full.npy plain: the test lists are named."""
+  folder = hand_made(tmp_path, test=[[0, 3], [1, 4], [2, 0]],
+                     features={'feat_v.npy': np.ones((5, 2), np.float32)})
+  assert_error(lambda: grcn_layout.load_grcn(folder),
+               'test_full.npy: list 0 (item id 3), list 2 (item id 0); 2 item '
+               'ids in 2 lists')
+
+
 def test_readme_file_names_accepted(tmp_path):
   """val.npy / test.npy work when the *_full names are absent."""
   folder = hand_made(tmp_path)
@@ -251,8 +326,13 @@ def test_out_of_range_ids(tmp_path):
                'user id -1')
   # train.npy is offset, so an item id below N_u in val is a mistake.
   folder = hand_made(tmp_path / 'c', val=[[0, 6], [1, 2]])
-  assert_error(lambda: grcn_layout.load_grcn(folder), 'val_full.npy, list 1',
-               'item id 2 is below N_u=4')
+  assert_error(lambda: grcn_layout.load_grcn(folder),
+               'val_full.npy: list 1 (item id 2)', '1 of 11 are below N_u=4')
+  # Plain ids must not be negative.
+  folder = hand_made(tmp_path / 'd', train=[[0, 0], [1, -1], [2, 1], [3, 2]],
+                     val=[[0, 1]], test=[[1, 2]])
+  assert_error(lambda: grcn_layout.load_grcn(folder), 'train.npy, row 1',
+               'item id -1 is negative')
 
 
 def test_bad_shapes(tmp_path):

@@ -76,6 +76,20 @@ class Pairs:
     """Names pair k's place, e.g. '.../train.npy, row 7'."""
     return f'{self.path}, {self.unit} {self.row[k]}'
 
+  def where_many(self, ks: np.ndarray, shown: int = 3) -> str:
+    """Names the places of pairs ks (a non-empty index array), with counts.
+
+    E.g. '.../train.npy: row 3 (item id 2), row 17 (item id 0), row 20 (item
+    id 5) and 4 more; 7 item ids in 7 rows'; the first `shown` are listed.
+    """
+    plural = lambda n, word: f'{n} {word}' + ('s' if n != 1 else '')
+    places = ', '.join(f'{self.unit} {self.row[k]} (item id {self.item[k]})'
+                       for k in ks[:shown])
+    more = f' and {len(ks) - shown} more' if len(ks) > shown else ''
+    units = len(np.unique(self.row[ks]))
+    return (f'{self.path}: {places}{more}; {plural(len(ks), "item id")} in '
+            f'{plural(units, self.unit)}')
+
 
 def read_train(path: str) -> Pairs:
   """Reads train.npy: int [E, 2] rows [user, item + N_u]."""

@@ -10,11 +10,11 @@ from __future__ import annotations
 import itertools
 import os
 
-from absl import logging
 import numpy as np
 
 from jaxrec.data import dedupe
 from jaxrec.data import grcn_files
+from jaxrec.data import grcn_offset
 from jaxrec.data import readers
 from jaxrec.data import safe_pickle
 from jaxrec.data.dataset import DataError, Dataset, Interactions
@@ -22,9 +22,9 @@ from jaxrec.data.dataset import DataError, Dataset, Interactions
 _Parts = dict[str, grcn_files.Pairs]
 
 
-def _check_ids(parts: _Parts, num_users: int, users_from: str,
-               offset: bool, users_given: bool) -> None:
-  """Raises DataError at the first user outside [0, N_u) or item below 0."""
+def _check_users(parts: _Parts, num_users: int, users_from: str,
+                 users_given: bool) -> None:
+  """Raises DataError at the first user outside [0, N_u)."""
   for p in parts.values():
     bad = np.flatnonzero((p.owners < 0) | (p.owners >= num_users))
     if len(bad):
@@ -33,15 +33,6 @@ def _check_ids(parts: _Parts, num_users: int, users_from: str,
           f'{unit}: user id {p.owners[bad[0]]} is outside [0, N_u) with '
           f'N_u={num_users} ({users_from}). Fix: correct the id' +
           (', or pass a larger num_users' if users_given else '') + '.')
-    low = num_users if offset else 0
-    bad = np.flatnonzero(p.item < low)
-    if len(bad):
-      k = bad[0]
-      why = (f'below N_u={num_users}: in this layout item k is written as '
-             f'k + N_u, as train.npy does' if offset else 'negative')
-      raise DataError(f'{p.where(k)}: item id {p.item[k]} is {why}. Fix: '
-                      f'correct the id, or re-export the file with item ids '
-                      f'offset by N_u like train.npy.')
 
 
 def _check_dict(path: str, train: grcn_files.Pairs, user: np.ndarray,
@@ -120,6 +111,7 @@ def _check_features(files: dict[str, str], kinds: dict[str, str],
     features[m] = x
   return features, bags
 
+
 def _read_parts(folder: str) -> _Parts:
   """Reads train.npy and the val / test lists of a folder, ids as written."""
   expected = grcn_files.EXPECTED_DIR
@@ -152,18 +144,6 @@ def _num_users(parts: _Parts, num_users: int) -> tuple[int, str]:
                      'some users appear in no file')
 
 
-def _is_offset(parts: _Parts, num_users: int) -> bool:
-  """Whether item ids are written as item + N_u (warns when they are not)."""
-  # The official files offset item ids by N_u; the authors' toy sets do not.
-  offset = bool(parts['train'].item.min() >= num_users)
-  if not offset:
-    logging.warning(
-        'item ids in %s are not offset by the number of users (N_u=%d); '
-        'added N_u, as the GRCN maintainers advise.',
-        ', '.join(p.path for p in parts.values()), num_users)
-  return offset
-
-
 def _read_features(files: dict[str, str]
                    ) -> tuple[dict[str, str], dict[str, np.ndarray]]:
   """Reads modality -> file: (file -> 'bag' or 'dense', file -> array)."""
@@ -171,6 +151,20 @@ def _read_features(files: dict[str, str]
   for m, file in files.items():
     kinds[file], arrays[file] = grcn_files.read_feature(file, m)
   return kinds, arrays
+
+
+def _known_num_items(num_items: int, kinds: dict[str, str],
+                     arrays: dict[str, np.ndarray]) -> tuple[int | None, str]:
+  """(N_i, where from) as known before the ids are read, or (None, '').
+
+  N_i is num_items, or else the row count the dense feature files agree on.
+  """
+  if num_items:
+    return num_items, 'the num_items argument'
+  rows = {f: len(x) for f, x in arrays.items() if kinds[f] == 'dense'}
+  if len(set(rows.values())) == 1:
+    return next(iter(rows.values())), f'the rows of {", ".join(rows)}'
+  return None, ''
 
 
 def _num_items(parts: _Parts, kinds: dict[str, str],
@@ -191,13 +185,20 @@ def _num_items(parts: _Parts, kinds: dict[str, str],
     candidates += [(len(x), f'the rows of {file}')
                    for file, x in arrays.items() if kinds[file] == 'dense']
     num_items, items_from = max(candidates, key=lambda c: c[0])
+  limit = (f'N_u + N_i = {num_users} + {num_items}' if shift else
+           f'N_i = {num_items} (the ids are not offset by N_u)')
   for p in parts.values():
+    # Offset ids are >= N_u (grcn_offset decided so); plain ones may be < 0.
+    bad = np.flatnonzero(p.item < 0)
+    if len(bad):
+      raise DataError(f'{p.where(bad[0])}: item id {p.item[bad[0]]} is '
+                      f'negative. Fix: correct the id.')
     bad = np.flatnonzero(p.item - shift >= num_items)
     if len(bad):
       raise DataError(
-          f'{p.where(bad[0])}: item id {p.item[bad[0]]} is not below N_u + '
-          f'N_i = {num_users} + {num_items} (N_i from {items_from}). Fix: '
-          f'correct the id, or pass the right num_items / num_users.')
+          f'{p.where(bad[0])}: item id {p.item[bad[0]]} is not below '
+          f'{limit} (N_i from {items_from}). Fix: correct the id, or pass '
+          f'the right num_items / num_users.')
   return num_items, items_from
 
 
@@ -224,17 +225,19 @@ def load_grcn(path: readers.PathLike,
     features in item_features (float32 [N_i, d]) and a [2, n] textual bag of
     words in item_bags, under the modality names 'visual', 'acoustic' and
     'textual'. Item ids written without the offset (the authors' toy sets)
-    are detected, fixed and reported with a warning.
+    are detected, fixed and reported with a warning; a folder whose ids
+    are partly offset is refused, naming the rows (see grcn_offset).
   """
   folder = os.fspath(path)
   parts = _read_parts(folder)
   users_given = bool(num_users)
   num_users, users_from = _num_users(parts, num_users)
-  offset = _is_offset(parts, num_users)
-  shift = num_users if offset else 0
-  _check_ids(parts, num_users, users_from, offset, users_given)
+  _check_users(parts, num_users, users_from, users_given)
   feature_files = grcn_files.feature_files(folder)
   kinds, arrays = _read_features(feature_files)
+  offset = grcn_offset.is_offset(parts, num_users, users_from,
+                                 *_known_num_items(num_items, kinds, arrays))
+  shift = num_users if offset else 0
   num_items, items_from = _num_items(parts, kinds, arrays, num_items, shift,
                                      num_users, users_from)
   features, bags = _check_features(feature_files, kinds, arrays, num_items,
