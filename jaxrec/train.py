@@ -35,6 +35,7 @@ from absl import logging
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
 from jaxrec import evaluate
+from jaxrec import progress as progress_lib
 from jaxrec import tasks
 from jaxrec import train_state
 from jaxrec.errors import ConfigError, TrainingDiverged
@@ -182,13 +183,18 @@ def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
 
 
 def run_epoch(p_step, state, inputs, batches, epoch: int, devices: int):
-  """One pass over the training examples; returns (state, mean batch loss)."""
+  """One pass over the training examples; returns (state, mean batch loss).
+
+  Long epochs log steps/s and their ETA every few seconds (StepMeter).
+  """
   steps = batches.steps_per_epoch
   losses = []
+  meter = progress_lib.StepMeter(epoch + 1, steps)
   for s in range(steps):
     batch = shard(batches.batch(epoch, s), devices)
     state, loss = p_step(state, inputs, batch, epoch * steps + s)
-    losses.append(loss)  # Kept on device: no host sync inside the epoch.
+    losses.append(loss)  # Kept on device: no host sync inside the epoch,
+    meter.tick(s + 1, loss)  # but when a progress line is printed.
   return state, float(jnp.mean(jnp.stack(losses)))
 
 
@@ -210,20 +216,20 @@ def _select(task: tasks.Task, state, loss: float, epoch: int,
   splits = ['val']
   if task.config.log_test_every_eval:
     splits.append('test')
-  record = {}
+  record, results = {}, {}
   for split in splits:
     if not task.kind.has_split(task, split):
       continue
-    m = task.kind.evaluate(task, state.params, split)
+    results[split] = m = task.kind.evaluate(task, state.params, split)
     record.update({f'{split}/{k}': v for k, v in m.items()})
-    logging.info('epoch %d  %s%s', epoch,
-                 '' if split == 'val' else 'test (logged only)  ',
-                 evaluate.format_line(m))
   if record:
     log.write({'epoch': epoch, **record})
-  if not task.kind.has_split(task, 'val'):
-    return -loss
-  return record[f'val/{task.config.selection_metric}']
+  selection = (record[f'val/{task.config.selection_metric}'] if 'val' in
+               results else -loss)
+  # The epoch's one line: its training figures with these metrics.
+  progress_lib.console(log, task.config).note_eval(epoch, results, selection,
+                                                   log.read)
+  return selection
 
 
 def _start(task: tasks.Task, ckpts: checkpoint.Checkpoints,
@@ -256,13 +262,20 @@ def _check_finite(loss: float, epoch: int, ckpts: checkpoint.Checkpoints,
 def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
                epoch: int, loss: float, seconds: float,
                epochs_done: int, elapsed: float) -> None:
-  """Logs (every log_every_epochs, and last) the epoch's loss and speed."""
-  eta = elapsed / epochs_done * (config.num_epochs - epoch)
+  """Logs the epoch's loss, speed and ETA; writes them to metrics.jsonl.
+
+  metrics.jsonl gets a record every log_every_epochs, and last. An epoch
+  that is evaluated is shown on one line with its evaluation
+  (_select completes it); others every log_every_epochs, and last.
+  """
   rate = batches.num_examples / seconds
-  if not epoch % config.log_every_epochs or epoch == config.num_epochs:
-    logging.info('epoch %d/%d  loss %.5f  %.0f examples/s  elapsed %.1fs  '
-                 'ETA %.1fs', epoch, config.num_epochs, loss, rate, elapsed,
-                 eta)
+  shown = not epoch % config.log_every_epochs or epoch == config.num_epochs
+  # The loop's rule for the epochs it evaluates.
+  evaluated = (not epoch % config.eval_every_epochs or
+               epoch == config.num_epochs)
+  progress_lib.console(log, config, epoch - epochs_done).note_train(
+      epoch, loss, rate, elapsed, evaluated, shown)
+  if shown:
     log.write({'epoch': epoch, 'step': epoch * batches.steps_per_epoch,
                'train/loss': loss, 'train/examples_per_sec': rate,
                'train/epoch_seconds': seconds})

@@ -122,13 +122,18 @@ def check_config(config: ml_collections.ConfigDict, num_candidates: int,
 
 
 def log_data(summary: str, synthetic: bool) -> None:
-  """Logs what the run trains on; synthetic data is flagged loudly."""
+  """Logs the run's data; synthetic data is flagged loudly.
+
+  Training, evaluation and recommendation all build the task, so the words
+  hold for each of them (no "Training on").
+  """
   logging.info('Dataset %s', summary)
   if synthetic:
     logging.warning(
-        'Training on SYNTHETIC data (the built-in default), not a real '
-        'dataset. For real data set --config.data.format and '
-        '--config.data.path, or use e.g. configs/lightgcn_ml100k.py.')
+        'Data: SYNTHETIC built-in dataset, NOT real data; its metrics and '
+        'recommendations say nothing about real users. For real data, train '
+        'with --config.data.format and --config.data.path (or a config such '
+        'as configs/lightgcn_ml100k.py).')
 
 
 def effective_batch_size(config: ml_collections.ConfigDict, num_examples: int,
