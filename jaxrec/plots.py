@@ -186,7 +186,8 @@ def plot_runs(runs: Mapping[str, str], out: str, title: str = ''
     ax.set_xlabel('epoch')
     ax.set_ylabel('training loss' if metric is None else metric)
     what = 'training loss' if metric is None else (
-        f'{metric}: validation (solid), test logged only (dashed)')
+        f'{metric}: validation (solid; * best checkpoint), test logged '
+        f'only (dashed)')
     ax.set_title(f'{title}{what}' if not title else f'{title}: {what}',
                  fontsize=10)
     ax.grid(alpha=0.3)
