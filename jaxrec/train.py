@@ -264,9 +264,8 @@ def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
                epochs_done: int, elapsed: float) -> None:
   """Logs the epoch's loss, speed and ETA; writes them to metrics.jsonl.
 
-  metrics.jsonl gets a record every log_every_epochs, and last. An epoch
-  that is evaluated is shown on one line with its evaluation
-  (_select completes it); others every log_every_epochs, and last.
+  Both every log_every_epochs, and last; an evaluated epoch is also shown,
+  on one line with its evaluation (which _select adds).
   """
   rate = batches.num_examples / seconds
   shown = not epoch % config.log_every_epochs or epoch == config.num_epochs

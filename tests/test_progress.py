@@ -23,8 +23,9 @@ def _timeless(records):
 
 
 def test_one_short_line_per_epoch_and_the_full_table_at_the_end(
-    smoke_config, tmp_path, caplog):
+    smoke_config, tmp_path, caplog, monkeypatch):
   caplog.set_level(logging.INFO)
+  monkeypatch.setattr(progress, 'INTERVAL_S', math.inf)  # No step lines.
   smoke_config.num_epochs = 3
   smoke_config.eval_every_epochs = 1
   smoke_config.log_test_every_eval = True
