@@ -8,11 +8,25 @@ the user has no train interaction with. Evaluation: full ranking of all
 items per user; ground truth = the split's likes; every train item (liked
 or not; and every val item when scoring test) is excluded. Baseline:
 MostPop (train likes).
+
+Cold users (a user with likes in the evaluated split but no train row,
+liked or not) are skipped, in the model's metrics and MostPop's alike: no
+training example ever reached their embedding, so their ranking would be
+the one of the initial weights. MMRec drops such users the same way. The
+result counts them in 'num_cold_skipped', next to 'num_evaluated' (the users
+scored); neither is a metric (evaluate.NOT_METRICS). Cold is a property of
+the split, not of the model, so every model of a split is scored on the
+same users: an implicit model on signed data (LightGCN under PANE-GNN's
+protocol) still scores a user whose train rows are all dislikes, which it
+does not train on. A split where every user with likes is cold has nothing
+to evaluate (has_split is False).
 """
 
 from __future__ import annotations
 
+from absl import logging
 import ml_collections
+import numpy as np
 
 from jaxrec import graphs
 from jaxrec import metrics
@@ -48,9 +62,39 @@ def _check(split: str) -> str:
   return split
 
 
+def _has_train(ds: Dataset) -> np.ndarray:
+  """bool [U]: whether each user has a train row (liked or not)."""
+  warm = np.zeros(ds.num_users, bool)
+  warm[ds.train.user] = True
+  return warm
+
+
 def truth(ds: Dataset, split: str) -> metrics.UserItems:
-  """Ground-truth items per user for 'val' or 'test': the split's likes."""
-  return metrics.UserItems([getattr(ds, _check(split)).likes()], ds.num_users)
+  """Ground-truth items per user for 'val' or 'test': the split's likes.
+
+  Cold users (no train row) get none, so evaluation skips them (see the
+  module docstring).
+  """
+  likes = getattr(ds, _check(split)).likes()
+  return metrics.UserItems([likes.select(_has_train(ds)[likes.user])],
+                           ds.num_users)
+
+
+def num_cold(ds: Dataset, split: str) -> int:
+  """How many users have likes in the split but no train row (skipped)."""
+  users = np.unique(getattr(ds, _check(split)).likes().user)
+  return int(np.sum(~_has_train(ds)[users]))
+
+
+def _evaluate(task: base.Task, score_fn: metrics.ScoreFn, outputs,
+              split: str) -> dict[str, float]:
+  """metrics.evaluate of a ScoreFn on a split, plus 'num_cold_skipped'."""
+  ds, c = task.data, task.config
+  result = metrics.evaluate(score_fn, outputs, truth(ds, split),
+                            exclude(ds, split), ds.num_items, c.eval_ks,
+                            c.eval_chunk_size)
+  result['num_cold_skipped'] = num_cold(ds, split)
+  return result
 
 
 def exclude(ds: Dataset, split: str) -> metrics.UserItems:
@@ -77,6 +121,12 @@ class UserItem(base.TaskKind):
     base.check_config(config, ds.num_items, self.metric_names(config))
     _check_sampling(config, spec, ds)
     base.log_data(ds.summary(), ds.is_synthetic)
+    for split in ('val', 'test'):
+      if num_cold(ds, split):
+        logging.warning(
+            '%d users with %s likes have no train interaction: evaluation '
+            'skips them (num_cold_skipped), since their embeddings never '
+            'train.', num_cold(ds, split), split)
     likes = ds.train.likes()
     graph = graphs.bipartite(likes.user, likes.item, ds.num_users,
                              ds.num_items)
@@ -109,24 +159,24 @@ class UserItem(base.TaskKind):
     return [f'{m}@{k}' for k in config.eval_ks for m in metrics.METRICS]
 
   def has_split(self, task: base.Task, split: str) -> bool:
-    """Whether the split has likes to evaluate on."""
-    return len(getattr(task.data, _check(split)).likes()) > 0
+    """Whether the split has likes of users with a train row to evaluate."""
+    return bool(truth(task.data, split).counts().any())
 
   def evaluate(self, task: base.Task, params, split: str) -> dict[str, float]:
-    """Full-ranking metrics of the model on 'val' or 'test'."""
-    ds, c = task.data, task.config
-    return metrics.evaluate(task.spec.score, base.model_outputs(task, params),
-                            truth(ds, split), exclude(ds, split), ds.num_items,
-                            c.eval_ks, c.eval_chunk_size)
+    """Full-ranking metrics of the model on 'val' or 'test'.
+
+    Cold users are skipped and counted in 'num_cold_skipped'.
+    """
+    return _evaluate(task, task.spec.score, base.model_outputs(task, params),
+                     split)
 
   def baselines(self, task: base.Task,
                 split: str) -> dict[str, dict[str, float]]:
     """MostPop (train like counts) through the same evaluation."""
-    ds, c = task.data, task.config
+    ds = task.data
     pop = metrics.item_popularity(ds.train.likes(), ds.num_items)
-    return {'MostPop': metrics.evaluate(
-        metrics.most_popular_scores, pop, truth(ds, split),
-        exclude(ds, split), ds.num_items, c.eval_ks, c.eval_chunk_size)}
+    return {'MostPop': _evaluate(task, metrics.most_popular_scores, pop,
+                                 split)}
 
   def recommend(self, task: base.Task, params, user: str | None = None,
                 item: str | None = None, k: int = 10,
