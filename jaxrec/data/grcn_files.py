@@ -15,7 +15,8 @@ The official GRCN code (Wei et al., ACM MM 2020) reads folders such as
                        Tiktok's feat_t is a [2, n] bag of words.
 
 Object arrays are pickles; they are read with `safe_pickle.load_npy`, which
-refuses to run code from a data file. grcn_layout.load_grcn reads a whole
+refuses to run code from a data file; .pt files are read by `torch_pt`
+(no PyTorch needed), or by PyTorch for its legacy format. grcn_layout.load_grcn reads a whole
 folder with these; grcn_write.write_grcn writes one.
 """
 
@@ -29,6 +30,7 @@ from typing import Optional
 import numpy as np
 
 from jaxrec.data import safe_pickle
+from jaxrec.data import torch_pt
 from jaxrec.data.dataset import DataError
 
 MODALITIES = ('visual', 'acoustic', 'textual')
@@ -178,16 +180,25 @@ def _conversion(path: str) -> str:
 
 
 def load_pt(path: str) -> np.ndarray:
-  """Reads a tensor saved with torch.save, through PyTorch when installed."""
+  """Reads a tensor saved with torch.save.
+
+  The zip format (PyTorch >= 1.6) is read by torch_pt, with or without
+  PyTorch installed, so every machine reads such a file alike. Other files
+  (PyTorch's legacy format) go through torch.load(weights_only=True) when
+  PyTorch is installed.
+  """
+  try:
+    return torch_pt.load(path)
+  except DataError as e:
+    reason = str(e)
   try:
     import torch  # pylint: disable=g-import-not-at-top
   except ImportError:
     raise DataError(
-        f'{path} is a PyTorch file, and PyTorch is not installed here, so it '
-        f'cannot be read. Fix: convert it to .npy once, where PyTorch is '
-        f'installed, by running in {os.path.dirname(path) or "."}: '
-        f'{_conversion(path)} (the .npy file is preferred when both '
-        f'exist).') from None
+        f'{reason} PyTorch is not installed here to read other formats. '
+        f'Fix: convert it to .npy once, where PyTorch is installed, by '
+        f'running in {os.path.dirname(path) or "."}: {_conversion(path)} '
+        f'(the .npy file is preferred when both exist).') from None
   try:
     value = torch.load(path, map_location='cpu', weights_only=True)
     if not isinstance(value, torch.Tensor):
