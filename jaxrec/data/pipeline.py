@@ -12,7 +12,10 @@ from typing import Callable
 
 import ml_collections
 
+from jaxrec import checks
+from jaxrec.data import config as data_config
 from jaxrec.data import csv_files
+from jaxrec.data import dedupe
 from jaxrec.data import fold_files
 from jaxrec.data import grcn_layout
 from jaxrec.data import lightgcn_text
@@ -121,12 +124,105 @@ def read(cfg: ml_collections.ConfigDict) -> Dataset:
   return LOADERS[fmt](os.path.expanduser(cfg.path), cfg)
 
 
+def _check_synthetic(cfg: ml_collections.ConfigDict,
+                     defaults: ml_collections.ConfigDict) -> None:
+  """config.data.synthetic: the built-in generator's arguments."""
+  s = cfg.synthetic
+  checks.check_fields(s, 'config.data.synthetic', {
+      'num_users': checks.POSITIVE_INT,
+      'num_items': checks.Rule(integer=True, low=2),
+      'num_clusters': checks.Rule(integer=True, low=1,
+                                  high=max(1, s.num_items // 2)),
+      'interactions_per_user': checks.POSITIVE,
+      'in_cluster': checks.PROBABILITY,
+      'noise': checks.NON_NEGATIVE,
+      'feature_noise': checks.NON_NEGATIVE,
+      'dislikes_per_user': checks.NON_NEGATIVE,
+      'seed': checks.NON_NEGATIVE_INT,
+  }, defaults.synthetic)
+  for name, width in s.feature_dims.items():
+    checks.check_number(width, f'config.data.synthetic.feature_dims.{name}',
+                        checks.POSITIVE_INT)
+
+
+def _check_grcn(cfg: ml_collections.ConfigDict,
+                defaults: ml_collections.ConfigDict) -> None:
+  """config.data.grcn: the layout's sizes, and the built-in data's."""
+  rules = {'num_users': checks.NON_NEGATIVE_INT,  # 0 = infer.
+           'num_items': checks.NON_NEGATIVE_INT}
+  if not cfg.path:
+    checks.check_choice(cfg.grcn.synthetic_preset,
+                        'config.data.grcn.synthetic_preset',
+                        list(synthetic_grcn.PRESETS))
+    rules.update(synthetic_users=checks.POSITIVE_INT,
+                 synthetic_items=checks.Rule(integer=True, low=2),
+                 synthetic_noise=checks.NON_NEGATIVE,
+                 synthetic_seed=checks.NON_NEGATIVE_INT)
+  checks.check_fields(cfg.grcn, 'config.data.grcn', rules, defaults.grcn)
+
+
+def _check_item_graph(cfg: ml_collections.ConfigDict,
+                      defaults: ml_collections.ConfigDict) -> None:
+  """config.data.item_graph: how item-item models build their graph."""
+  g, d = cfg.item_graph, defaults.item_graph
+  checks.check_fields(g, 'config.data.item_graph', {
+      'min_count': checks.NON_NEGATIVE_INT,
+      'max_offset': checks.NON_NEGATIVE_INT,  # 0 = all.
+      'window': checks.NON_NEGATIVE,  # 0 = any.
+      'max_per_user': checks.NON_NEGATIVE_INT,  # 0 = all.
+  }, d)
+  checks.check_fields(g.baskets, 'config.data.item_graph.baskets',
+                      {'max_basket': checks.NON_NEGATIVE_INT}, d.baskets)
+  checks.check_fields(g.toy, 'config.data.item_graph.toy', {
+      'num_items': checks.Rule(integer=True, low=2),
+      'category_size': checks.POSITIVE_INT,
+      'p_in': checks.PROBABILITY,
+      'p_out': checks.PROBABILITY,
+      'seed': checks.NON_NEGATIVE_INT,
+  }, d.toy)
+
+
+def _check_fields(cfg: ml_collections.ConfigDict) -> None:
+  """Each field of `config.data` on its own: its choices or its range."""
+  defaults = data_config.default_config()
+  # data.format, feedback and positive have their own messages, below.
+  checks.check_choices(cfg, 'config.data', {
+      'duplicates': dedupe.DUPLICATE_POLICIES, 'split': splits.SPLITS,
+      'split_order': splits.ORDERS})
+  checks.check_fields(cfg, 'config.data', {
+      'min_rating': checks.FINITE,
+      'threshold': checks.FINITE,
+      'test_ratio': checks.FRACTION,
+      'val_ratio': checks.FRACTION,
+      'split_seed': checks.NON_NEGATIVE_INT,
+  }, defaults)
+  if cfg.split == 'kfold' or cfg.format == 'fold_files':
+    checks.check_number(cfg.num_folds, 'config.data.num_folds',
+                        checks.Rule(integer=True, low=2), defaults.num_folds)
+    checks.check_number(cfg.fold, 'config.data.fold', checks.Rule(
+        integer=True, low=0, high=cfg.num_folds, high_open=True), 0)
+  if cfg.format == 'fold_files' and '{}' not in cfg.fold_pattern:
+    raise ConfigError(f'config.data.fold_pattern={cfg.fold_pattern!r} needs '
+                      f"'{{}}' where the fold number goes, e.g. "
+                      f"--config.data.fold_pattern='test_1m{{}}.dat'.")
+  if cfg.format == 'synthetic':
+    _check_synthetic(cfg, defaults)
+  if cfg.format == 'grcn':
+    _check_grcn(cfg, defaults)
+  _check_item_graph(cfg, defaults)
+
+
 def check_config(cfg: ml_collections.ConfigDict) -> None:
-  """Refuses data settings that cannot work together, before reading files.
+  """Refuses data settings that cannot work, before reading files.
+
+  Every field of `config.data` that the data's format and split read is
+  checked here (jaxrec/data/config.py lists them); the launchers call this
+  before they make the run's folder.
 
   Args:
     cfg: `config.data`.
   """
+  _check_fields(cfg)
   feedback = cfg.feedback
   if feedback not in FEEDBACKS:
     raise ConfigError(
@@ -150,6 +246,7 @@ def check_config(cfg: ml_collections.ConfigDict) -> None:
         f"files (fold config.data.fold), but config.data.split="
         f"{cfg.split!r} would split again. Fix: set config.data.split="
         f"'given'.")
+  resolve_format(cfg)  # An unknown format, or a path that does not exist.
 
 
 def load(cfg: ml_collections.ConfigDict) -> Dataset:

@@ -23,6 +23,8 @@ import jraph
 import ml_collections
 import optax
 
+from jaxrec import checks
+from jaxrec import kernels
 from jaxrec import ops
 from jaxrec.errors import ConfigError
 from jaxrec.models import spec
@@ -128,8 +130,16 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def create(config: ml_collections.ConfigDict, data: Any) -> GCNEncoder:
-  """The encoder for a config and an ItemGraph."""
+  """The encoder for a config and an ItemGraph; refuses fields it cannot use."""
   m = config.model
+  checks.check_fields(m, 'config.model', {
+      'embed_dim': checks.POSITIVE_INT,
+      'hidden_dim': checks.POSITIVE_INT,
+      'dropout': checks.FRACTION,
+      'neg_ratio': checks.POSITIVE_INT,
+  }, default_config())
+  checks.check_choice(m.propagation, 'config.model.propagation',
+                      ('auto', *kernels.KERNELS))
   names = tuple(m.features)
   missing = [n for n in names if n not in data.item_features]
   if m.similarity not in SIMILARITIES:

@@ -33,6 +33,8 @@ import jraph
 import ml_collections
 import numpy as np
 
+from jaxrec import checks
+from jaxrec import kernels
 from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
@@ -274,8 +276,16 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
-  """The model for a config and dataset."""
+  """The model for a config and dataset; refuses fields it cannot use."""
   m = config.model
+  checks.check_fields(m, 'config.model', {
+      'embed_dim': checks.POSITIVE_INT,
+      'content_dim': checks.POSITIVE_INT,
+      'num_routing': checks.NON_NEGATIVE_INT,
+      'edge_dropout': checks.FRACTION,
+  }, default_config())
+  checks.check_choice(m.propagation, 'config.model.propagation',
+                      ('auto', *kernels.KERNELS))
   for key, value, choices in (('weight_mode', m.weight_mode, WEIGHT_MODES),
                               ('fusion_mode', m.fusion_mode, FUSION_MODES),
                               ('routing', m.routing, ROUTINGS),

@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import jraph
 import ml_collections
 
+from jaxrec import checks
+from jaxrec import kernels
 from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
@@ -62,7 +64,13 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
-  """The model for a config and dataset."""
+  """The model for a config and dataset; refuses fields it cannot use."""
+  checks.check_fields(config.model, 'config.model', {
+      'embed_dim': checks.POSITIVE_INT,
+      'num_layers': checks.NON_NEGATIVE_INT,  # 0 = matrix factorisation.
+  }, default_config())
+  checks.check_choice(config.model.propagation, 'config.model.propagation',
+                      ('auto', *kernels.KERNELS))
   return LightGCN(num_users=data.num_users, num_items=data.num_items,
                   embed_dim=config.model.embed_dim,
                   num_layers=config.model.num_layers,

@@ -64,7 +64,9 @@ import jax.numpy as jnp
 import jraph
 import ml_collections
 
+from jaxrec import checks
 from jaxrec import graphs
+from jaxrec import kernels
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
@@ -226,11 +228,20 @@ def parts(config: ml_collections.ConfigDict) -> Parts:
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
-  """The model for a config and dataset."""
+  """The model for a config and dataset; refuses fields it cannot use."""
   m = config.model
-  if not 0 <= m.edge_removal < 1:
-    raise ConfigError(f'config.model.edge_removal={m.edge_removal} must be '
-                      f'in [0, 1).')
+  checks.check_fields(m, 'config.model', {
+      'embed_dim': checks.POSITIVE_INT,
+      'num_layers': checks.NON_NEGATIVE_INT,
+      'dropout': checks.FRACTION,
+      'feedback_coef': checks.NON_NEGATIVE,
+      'edge_removal': checks.FRACTION,
+      'contrastive_weight': checks.NON_NEGATIVE,
+      'temperature': checks.POSITIVE,
+      'filter_threshold': checks.FINITE,
+  }, default_config())
+  checks.check_choice(m.propagation, 'config.model.propagation',
+                      ('auto', *kernels.KERNELS))
   for key, choices in (('mlp_input', MLP_INPUTS),
                        ('edge_removal_mode', EDGE_REMOVAL_MODES),
                        *pane_gnn_loss.CHOICES.items()):
@@ -238,9 +249,6 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
     if value not in choices:
       raise ConfigError(f'config.model.{key}={value!r} is not one of '
                         f'{choices}.')
-  if not m.temperature > 0:
-    raise ConfigError(f'config.model.temperature={m.temperature} must be '
-                      f'positive.')
   return PANEGNN(num_users=data.num_users, num_items=data.num_items,
                  parts=parts(config), embed_dim=m.embed_dim,
                  num_layers=m.num_layers, dropout=m.dropout,

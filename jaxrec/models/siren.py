@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import jraph
 import ml_collections
 
+from jaxrec import checks
+from jaxrec import kernels
 from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
@@ -89,8 +91,16 @@ def default_config() -> ml_collections.ConfigDict:
 
 
 def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
-  """The model for a config and dataset."""
+  """The model for a config and dataset; refuses fields it cannot use."""
   m = config.model
+  checks.check_fields(m, 'config.model', {
+      'embed_dim': checks.POSITIVE_INT,
+      'num_layers': checks.NON_NEGATIVE_INT,
+      'dropout': checks.FRACTION,
+      'feedback_coef': checks.NON_NEGATIVE,
+  }, default_config())
+  checks.check_choice(m.propagation, 'config.model.propagation',
+                      ('auto', *kernels.KERNELS))
   return SiReN(num_users=data.num_users, num_items=data.num_items,
                embed_dim=m.embed_dim, num_layers=m.num_layers,
                dropout=m.dropout, propagation=m.propagation)

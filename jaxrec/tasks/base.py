@@ -17,6 +17,8 @@ import ml_collections
 import numpy as np
 from absl import logging
 
+from jaxrec import checks
+from jaxrec import config as config_lib
 from jaxrec.errors import ConfigError
 from jaxrec.models.spec import ModelSpec
 
@@ -93,29 +95,44 @@ class Recommendation:
   score: float
 
 
-def check_config(config: ml_collections.ConfigDict, num_candidates: int,
+def check_config(config: ml_collections.ConfigDict, num_candidates: int | None,
                  metric_names: Sequence[str]) -> None:
-  """Refuses training settings that cannot work, before any training.
+  """Refuses run-level settings that cannot work, before any training.
+
+  Every run-level field of jaxrec/config.py base() is checked here; the
+  launchers call this before they make the run's folder.
 
   Args:
     config: the run config.
-    num_candidates: how many items each ranking chooses from.
+    num_candidates: how many items each ranking chooses from, or None
+      before the data is loaded (eval_ks is then checked against it later).
     metric_names: the metrics the task's evaluation computes.
   """
-  positive = {'num_epochs': config.num_epochs,
-              'eval_every_epochs': config.eval_every_epochs,
-              'log_every_epochs': config.log_every_epochs,
-              'eval_chunk_size': config.eval_chunk_size,
-              'learning_rate': config.learning_rate}
-  for name, value in positive.items():
-    if not value > 0:
-      raise ConfigError(f'config.{name}={value} must be positive.')
-  if config.batch_size < 0:
-    raise ConfigError(f'config.batch_size={config.batch_size} must be '
-                      f'positive (or 0 for full batches).')
-  if max(config.eval_ks) > num_candidates:
-    raise ConfigError(f'config.eval_ks={tuple(config.eval_ks)} asks for more '
-                      f'items than the {num_candidates} there are.')
+  checks.check_fields(config, 'config', {
+      'seed': checks.NON_NEGATIVE_INT,
+      'learning_rate': checks.POSITIVE,
+      'batch_size': checks.NON_NEGATIVE_INT,  # 0 = full batches.
+      'num_epochs': checks.POSITIVE_INT,
+      'l2_weight': checks.NON_NEGATIVE,
+      'num_negatives': checks.POSITIVE_INT,
+      # Popularity ** power: a negative power gives unseen items weight inf.
+      'negative_power': checks.NON_NEGATIVE,
+      'num_devices': checks.NON_NEGATIVE_INT,  # 0 = all local devices.
+      'eval_every_epochs': checks.POSITIVE_INT,
+      'log_every_epochs': checks.POSITIVE_INT,
+      'eval_chunk_size': checks.POSITIVE_INT,
+      'patience': checks.NON_NEGATIVE_INT,  # 0 = never stop early.
+  }, config_lib.base(config.model.name))
+  checks.check_choice(config.negative_sampling, 'config.negative_sampling',
+                      ('uniform', 'popularity'))
+  ks = tuple(config.eval_ks)
+  if not ks or not all(checks.POSITIVE_INT.accepts(k) for k in ks):
+    # Before selection_metric, whose names are made from eval_ks.
+    raise ConfigError(f'config.eval_ks={ks} must be cut-offs K >= 1; e.g. '
+                      f"--config.eval_ks='(10, 20)'.")
+  if num_candidates is not None and max(ks) > num_candidates:
+    raise ConfigError(f'config.eval_ks={ks} asks for more items than the '
+                      f'{num_candidates} there are; choose smaller cut-offs.')
   if config.selection_metric not in metric_names:
     raise ConfigError(f'config.selection_metric={config.selection_metric!r} '
                       f'is not computed; choose one of {list(metric_names)}.')
