@@ -10,6 +10,7 @@ and lock the result, so a typo in a config file or on the command line
 from __future__ import annotations
 
 import ast
+import difflib
 from typing import Any
 
 import ml_collections
@@ -22,15 +23,17 @@ from jaxrec.errors import ConfigError
 def base(model: str) -> ml_collections.ConfigDict:
   """The defaults of a run of `model` (a name in jaxrec.models.MODELS)."""
   c = ml_collections.ConfigDict()
+  # Seeds the initial parameters, the batches and their negatives, and
+  # dropout (the data's split has its own data.split_seed).
   c.seed = 0
   c.data = data_config.default_config()
   c.model = models.get(model).default_config()
   c.model.name = model
-  c.learning_rate = 1e-3
+  c.learning_rate = 1e-3  # Adam's step size.
   # Global batch, split across devices (must be divisible by their number);
   # 0 = the whole epoch in one batch.
   c.batch_size = 2048
-  c.num_epochs = 200
+  c.num_epochs = 200  # At most; early stopping (patience) may end sooner.
   # L2 weight of the model's regulariser (see its loss).
   c.l2_weight = 1e-4
   # Sampled negatives per training interaction (signed models: K, drawn with
@@ -40,10 +43,15 @@ def base(model: str) -> ml_collections.ConfigDict:
   c.negative_sampling = 'uniform'
   c.negative_power = 0.75
   c.num_devices = 0  # 0 = all local devices.
+  # Evaluate on validation and save a checkpoint every this many epochs
+  # (and after the last).
   c.eval_every_epochs = 5
   # Log (and write to metrics.jsonl) the training loss every this many epochs.
   c.log_every_epochs = 1
+  # Cut-offs K of the ranking metrics (precision, recall, nDCG, hit@K).
   c.eval_ks = (10, 20)
+  # Users (or anchor items) ranked per step of evaluation: memory against
+  # speed; the metrics are the same.
   c.eval_chunk_size = 256
   # Model selection and early stopping on this validation metric.
   c.selection_metric = 'recall@20'
@@ -73,8 +81,8 @@ def parse_arg(arg: str | None, **spec: Any) -> ml_collections.ConfigDict:
   for word in filter(None, (arg or '').split(',')):
     key, sep, value = word.partition('=')
     if key not in spec:
-      raise ValueError(f'Unknown config variant {key!r} in {arg!r}; this '
-                       f'config takes {", ".join(sorted(spec))}.')
+      raise ConfigError(f'Unknown config variant {key!r} in {arg!r}; this '
+                        f'config takes {", ".join(sorted(spec))}.')
     default = spec[key]
     if not sep:
       result[key] = True
@@ -101,6 +109,45 @@ def from_saved(saved: dict) -> ml_collections.ConfigDict:
   config = base(name)
   _merge(config, saved)
   return config
+
+
+def unknown_fields(config: ml_collections.ConfigDict) -> list[str]:
+  """Dotted fields of `config` that base(config.model.name) does not have.
+
+  A config file builds on base() and locks its result only at the end, so a
+  misspelt field in the file (c.learnin_rate = ...) adds a field that
+  nothing reads; launchers refuse configs with such fields (check_known).
+  """
+  return _extra(config, base(config.model.name), 'config.')
+
+
+def _extra(config: ml_collections.ConfigDict,
+           schema: ml_collections.ConfigDict, prefix: str) -> list[str]:
+  if not schema.keys():  # Free-form, e.g. data.synthetic.feature_dims.
+    return []
+  extra = []
+  for key, value in config.items():
+    if key not in schema:
+      extra.append(prefix + key)
+    elif isinstance(value, ml_collections.ConfigDict) and isinstance(
+        schema[key], ml_collections.ConfigDict):
+      extra.extend(_extra(value, schema[key], f'{prefix}{key}.'))
+  return extra
+
+
+def check_known(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError for the first field base() does not know."""
+  extra = unknown_fields(config)
+  if extra:
+    parent, _, name = extra[0].rpartition('.')
+    schema = base(config.model.name)
+    for part in parent.split('.')[1:]:
+      schema = schema[part]
+    close = difflib.get_close_matches(name, list(schema.keys()), n=1)
+    hint = f'did you mean {parent}.{close[0]}?' if close else (
+        'remove it, or check its spelling in --help.')
+    raise ConfigError(f'{extra[0]} is not a field jaxrec reads (a typo in '
+                      f'the config file?); {hint}')
 
 
 def _merge(config: ml_collections.ConfigDict, saved: dict) -> None:

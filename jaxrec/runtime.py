@@ -12,10 +12,15 @@ tools re-execute themselves once with it set. Set JAXREC_NO_REEXEC=1 to opt
 out; nothing happens off Linux/glibc or where the option is already set.
 """
 
+import contextlib
 import os
 import platform
+import shutil
 import sys
 import time
+from typing import Iterator
+
+from jaxrec.errors import UserError
 
 HUGE_PAGES = 'glibc.malloc.hugetlb=1'
 
@@ -54,3 +59,35 @@ def default_workdir(config_path: str, prefix: str = '') -> str:
   stamp = time.strftime('%Y%m%d-%H%M%S')
   return os.path.join('runs', '-'.join(
       p for p in (prefix, name, variant, stamp) if p))
+
+
+def _holds_a_run(folder: str) -> bool:
+  """Whether a run saved its config anywhere under `folder`."""
+  return any('config.json' in files for _, _, files in os.walk(folder))
+
+
+@contextlib.contextmanager
+def run_folder(workdir: str) -> Iterator[str]:
+  """Makes `workdir` (and its parents) for a run; undone on a user error.
+
+  The tools check the config before they call this, but some mistakes show
+  only while the data loads (a missing file, a model field the data cannot
+  serve). If one raises a UserError before any run under `workdir` saved
+  its config.json, the folders made here are removed again, so a failed
+  command leaves no empty run folder behind. A folder that existed before,
+  or that holds a run, is never touched.
+  """
+  made, parent = [], os.path.abspath(workdir)
+  while not os.path.exists(parent):
+    made.append(parent)
+    parent = os.path.dirname(parent)
+  os.makedirs(workdir, exist_ok=True)
+  try:
+    yield workdir
+  except UserError:
+    if made and not _holds_a_run(made[0]):
+      shutil.rmtree(made[0], ignore_errors=True)
+      for folder in made[1:]:  # Parents made here, if nothing else is in them.
+        with contextlib.suppress(OSError):
+          os.rmdir(folder)
+    raise

@@ -1,90 +1,11 @@
-"""Combines cross-validation folders into one Markdown table (mean±std, %).
+"""The cv-table tool, run from a checkout.
 
-  python launch/cv_table.py runs/cv-lightgcn-A runs/cv-pane_gnn-B
-  python launch/cv_table.py --workdirs=runs/cv-a,runs/cv-b --ks=5,10,15 \
-      [--metrics=precision,recall,ndcg] [--out=table.md]
-  python launch/cv_table.py runs/cv/* --ks=10 \
-      --paper="PANE-GNN (paper, ML-1M):27.97/20.50/34.70"
-
-Each folder is one written by launch/cross_validate.py (its cv.json). A row
-is labelled by the run's name (the model's label, e.g. with its ablation
-variant), or by the folder's name where names collide. Each method gets two
-rows: 'val-selected' (the checkpoint chosen on validation, jaxrec's number)
-and 'best test epoch (papers' protocol, optimistic)' (the evaluation with the
-best test value of the selection metric, as the papers pick it), so a
-published table compares like for like; --paper adds its rows. --nobest_test
-prints the first only.
+python launch/cv_table.py --help lists its flags. Installed, the same tool is
+`jaxrec-cv-table`, or `python -m jaxrec cv-table`; its code is
+jaxrec/cli/cv_table.py.
 """
 
-import sys
-
-from absl import app
-from absl import flags
-
-from jaxrec import cv_tables
-from jaxrec.errors import UserError
-
-# Nothing is trained here, so the huge-page re-execution of the training
-# tools would only cost start-up time.
-
-_WORKDIRS = flags.DEFINE_list(
-    'workdirs', [], 'Folders written by launch/cross_validate.py (also '
-    'accepted as positional arguments).')
-_KS = flags.DEFINE_list(
-    'ks', None, 'Cut-offs K, e.g. 5,10,15 (default: every K all runs have).')
-_METRICS = flags.DEFINE_list(
-    'metrics', ['precision', 'recall', 'ndcg'], 'Metrics, in column order '
-    'within each K.')
-_OUT = flags.DEFINE_string('out', None, 'Also write the table to this file.')
-_BEST_TEST = flags.DEFINE_bool(
-    'best_test', True, "Under each method's val-selected row, a row for the "
-    "papers' protocol: each run's evaluation with the best test value of its "
-    'selection metric (optimistic).')
-_PAPER = flags.DEFINE_multi_string(
-    'paper', [], 'A published row, LABEL:VALUE/VALUE/... with one value per '
-    "column, as printed in the paper ('-' for none), e.g. "
-    '--paper="PANE-GNN (paper):27.97/20.50/34.70" with --ks=10; repeatable.')
-_BASELINES = flags.DEFINE_bool(
-    'baselines', True, 'Add rows for the baselines the runs were compared '
-    'with (e.g. MostPop), from the first folder that has them.')
-
-
-def main(argv):
-  workdirs = [*_WORKDIRS.value, *argv[1:]]
-  if not workdirs:
-    raise app.UsageError('Name the folders written by launch/cross_validate.py'
-                         ' (as arguments or with --workdirs).')
-  try:
-    ks = [int(k) for k in _KS.value] if _KS.value else None
-  except ValueError:
-    raise app.UsageError(f'--ks must be integers, e.g. --ks=5,10,15; got '
-                         f'{",".join(_KS.value)}.') from None
-  if _PAPER.value and not _BEST_TEST.value:
-    raise app.UsageError('--paper needs the protocol column: drop '
-                         '--nobest_test.')
-  try:
-    results = cv_tables.load_many(workdirs)
-    if _BASELINES.value:
-      results.update(cv_tables.baseline_rows(results))
-    if _BEST_TEST.value:
-      table = cv_tables.format_comparison(
-          results, metrics=_METRICS.value, ks=ks, papers=_PAPER.value)
-      notes = f'\n\n{cv_tables.protocol_notes(results)}'
-    else:
-      table = cv_tables.format_table(results, metrics=_METRICS.value, ks=ks)
-      notes = ''
-  except UserError as e:
-    sys.exit(f'error: {e}')
-  runs = ', '.join(f'{label}: {len(r["runs"])} {r["unit"]}s'
-                   for label, r in results.items() if 'runs' in r)
-  text = (f'{table}\n\nTest mean±std over runs (population std), in percent; '
-          f'{runs}.{notes}\n')
-  print(text, end='')
-  if _OUT.value:
-    with open(_OUT.value, 'w') as f:
-      f.write(text)
-    print(f'Wrote {_OUT.value}')
-
+from jaxrec import cli
 
 if __name__ == '__main__':
-  app.run(main)
+  cli.launch('cv-table')

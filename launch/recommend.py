@@ -1,64 +1,11 @@
-"""Prints top-k recommendations from a trained run, with original ids and names.
+"""The recommend tool, run from a checkout.
 
-  python launch/recommend.py --workdir=DIR --item=ID [--k=5]   # item-to-item
-  python launch/recommend.py --workdir=DIR --user=ID [--k=10]  # user-item
-
-IDs are the raw ids of the data files (e.g. MovieLens movie ids).
+python launch/recommend.py --help lists its flags. Installed, the same tool is
+`jaxrec-recommend`, or `python -m jaxrec recommend`; its code is
+jaxrec/cli/recommend.py.
 """
 
-from jaxrec import runtime  # pylint: disable=g-bad-import-order
-runtime.use_huge_pages()  # First: re-executes before anything is allocated.
-
-import sys
-
-from absl import app
-from absl import flags
-
-from jaxrec import evaluate
-from jaxrec import logs
-from jaxrec.errors import UserError
-
-_WORKDIR = flags.DEFINE_string('workdir', None, 'Folder of a training run.')
-_ITEM = flags.DEFINE_string('item', None, 'Recommend items for this item id.')
-_USER = flags.DEFINE_string('user', None, 'Recommend items for this user id.')
-_K = flags.DEFINE_integer('k', 10, 'How many items to list.')
-_EXCLUDE = flags.DEFINE_bool(
-    'exclude_known', True, 'Leave out items the data already links to the '
-    'query (its co-occurring items, or the items the user has seen); '
-    '--noexclude_known lists them too.')
-_CHECKPOINT = flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'],
-                                'Which checkpoint to restore.')
-_OVERRIDE = flags.DEFINE_multi_string(
-    'override', [], 'FIELD=VALUE: rank with this config.model field value '
-    "instead of the run's (only fields that act when ranking, e.g. "
-    "PANE-GNN's filter_threshold).")
-
-
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if (_ITEM.value is None) == (_USER.value is None):
-    raise app.UsageError('Pass exactly one of --item=ID or --user=ID.')
-  logs.setup()
-  try:
-    task, params, _ = evaluate.restore_run(
-        _WORKDIR.value, _CHECKPOINT.value,
-        evaluate.parse_overrides(_OVERRIDE.value))
-    rows = task.kind.recommend(task, params, user=_USER.value,
-                               item=_ITEM.value, k=_K.value,
-                               exclude_known=_EXCLUDE.value)
-  except UserError as e:
-    sys.exit(f'error: {e}')
-  query = f'item {_ITEM.value}' if _ITEM.value else f'user {_USER.value}'
-  names = getattr(task.data, 'item_names', None)
-  if _ITEM.value is not None and names is not None:
-    index = list(task.data.item_ids).index(_ITEM.value)
-    query += f' ({names[index]})'
-  print(f'Top {len(rows)} for {query}:')
-  for r in rows:
-    print(f'{r.rank:3d}. {r.item_id:>8s}  {r.score:8.4f}  {r.name}')
-
+from jaxrec import cli
 
 if __name__ == '__main__':
-  flags.mark_flags_as_required(['workdir'])
-  app.run(main)
+  cli.launch('recommend')

@@ -93,11 +93,17 @@ def test_missing_data_and_config_typo_are_clear_errors(tmp_path):
   workdir = str(tmp_path / 'run')
   proc = _run('launch/train.py', '--config=configs/lightgcn_ml100k.py:smoke',
               f'--workdir={workdir}', '--config.data.path=/no/such/dir')
-  assert proc.returncode != 0
-  assert '/no/such/dir' in proc.stderr and 'grouplens' in proc.stderr
+  assert proc.returncode == 2
+  error = proc.stderr.strip().splitlines()[-1]
+  assert error.startswith('error: ') and '/no/such/dir' in error
+  assert 'grouplens' in error
   assert 'Traceback' not in proc.stderr
+  assert not os.path.exists(workdir)  # Found before the folder is made.
 
   proc = _run('launch/train.py', '--config=configs/lightgcn_synthetic.py:smoke',
               f'--workdir={workdir}', '--config.learnin_rate=0.1')
-  assert proc.returncode != 0
-  assert 'learnin_rate' in proc.stderr
+  assert proc.returncode == 2
+  assert proc.stderr.strip().splitlines() == [
+      "error: --config.learnin_rate: config has no field 'learnin_rate'; "
+      'did you mean --config.learning_rate?']
+  assert not os.path.exists(workdir)

@@ -1,0 +1,71 @@
+r"""Cross-validates a config: one run per fold (or seed), mean±std table.
+
+  jaxrec-cross-validate --config=configs/pane_gnn_ml100k.py \
+      --folds=5 --config.data.path=data/ml-100k
+  jaxrec-cross-validate --config=configs/lightgcn_synthetic.py:smoke \
+      --config.data.split=kfold --folds=2
+  jaxrec-cross-validate --config=configs/lightgcn_synthetic.py \
+      --seeds=5 [--workdir=DIR] [--name=LABEL] [--config.FIELD=VALUE ...]
+
+(python launch/cross_validate.py and python -m jaxrec cross-validate take
+the same flags.) K-fold data (--config.data.split=kfold, or
+data.format=fold_files) trains one run per fold (--folds, default
+config.data.num_folds), each choosing its best checkpoint on validation
+carved from the fold's train part. Any other split is fixed, and the run is
+repeated with seeds config.seed + 0, 1, ... (--seeds, default 5). Run r
+trains in WORKDIR/fold_<r> or WORKDIR/seed_<r>; the same command on the same
+--workdir resumes unfinished runs. At the end the tool prints the test
+mean±std (population std, in percent) as a Markdown table, under jaxrec's
+protocol (val-selected) and the papers' (best test epoch, optimistic), and
+writes WORKDIR/cv.json; jaxrec-cv-table combines several such folders into
+one table.
+"""
+
+import os
+
+from absl import flags
+
+from jaxrec import cross_validation
+from jaxrec import cv_tables
+from jaxrec import logs
+from jaxrec import runtime
+from jaxrec.cli import app
+from jaxrec.cli import config_files
+from jaxrec.cli import preflight
+
+_WORKDIR = flags.DEFINE_string(
+    'workdir', None, 'Folder for the runs (fold_<k>/ or seed_<r>/) and '
+    'cv.json (default: a fresh folder under runs/).')
+_FOLDS = flags.DEFINE_integer(
+    'folds', None, 'K-fold data: number of folds (default: '
+    'config.data.num_folds).')
+_SEEDS = flags.DEFINE_integer(
+    'seeds', None, 'Fixed-split data: number of runs with seeds config.seed, '
+    f'config.seed + 1, ... (default: {cross_validation.DEFAULT_SEEDS}).')
+_NAME = flags.DEFINE_string(
+    'name', None, "The results' label in tables (default: the model's label, "
+    "its name and any ablation variant), e.g. 'pane_gnn mlp_input=table'.")
+_CONFIG, _SHOW_CONFIG = config_files.define_flags()
+
+
+def main(argv: list[str]) -> None:
+  app.no_arguments(argv)
+  config = preflight.checked(_CONFIG.value, _SHOW_CONFIG.value)
+  # --folds / --seeds mistakes, before any folder is made.
+  cross_validation.run_configs(config, _FOLDS.value, _SEEDS.value)
+  workdir = _WORKDIR.value or runtime.default_workdir(
+      flags.FLAGS['config'].config_filename, prefix='cv')
+  with runtime.run_folder(workdir):
+    print(f'Workdir: {workdir}', flush=True)
+    logs.setup(workdir)
+    cv = cross_validation.run(config, workdir, num_folds=_FOLDS.value,
+                              num_seeds=_SEEDS.value, name=_NAME.value)
+  print(f'\nTest mean±std over {len(cv["runs"])} {cv["unit"]}s (population '
+        f'std), in percent:\n')
+  print(cv_tables.format_comparison({cv['name']: cv}))
+  print(f'\n{cv_tables.protocol_notes({cv["name"]: cv})}')
+  print(f'\nWrote {os.path.join(workdir, cross_validation.CV_FILE)}')
+
+
+def run() -> None:
+  app.run(main, __doc__, has_config=True)
