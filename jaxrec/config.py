@@ -3,8 +3,10 @@
 `base(model)` holds the fields of a run (optimiser, epochs, evaluation);
 `c.model` comes from the model's spec (ModelSpec.default_config) and
 `c.data` from jaxrec/data/config.py. Files in configs/ start from `base()`
-and lock the result, so a typo in a config file or on the command line
-(--config.learnin_rate=...) fails at once instead of being silently ignored.
+and lock the result, so a typo on the command line
+(--config.learnin_rate=...) fails at once instead of being silently ignored;
+a typo inside a config file (which is unlocked while it runs) is found by
+check_known, which the launchers run before anything else.
 """
 
 from __future__ import annotations
