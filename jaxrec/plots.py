@@ -186,10 +186,9 @@ def plot_runs(runs: Mapping[str, str], out: str, title: str = ''
     ax.set_xlabel('epoch')
     ax.set_ylabel('training loss' if metric is None else metric)
     what = 'training loss' if metric is None else (
-        f'{metric}: validation (solid; * best checkpoint), test logged '
-        f'only (dashed)')
-    ax.set_title(f'{title}{what}' if not title else f'{title}: {what}',
-                 fontsize=10)
+        f'{metric}: validation (solid, * best checkpoint), test (dashed, '
+        f'logged only)')
+    ax.set_title(f'{title}\n{what}' if title else what, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     path = os.path.join(out, file_name(LOSS if metric is None else metric))
@@ -222,8 +221,8 @@ def plot_bars(cv_dirs: Sequence[str], out: str) -> str:
   plt = pyplot()
   methods, metrics, means, stds = bar_data(cv_dirs)
   width = 0.8 / len(methods)
-  fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(metrics) * len(methods)
-                                      ** 0.5 + 2), 4.5))
+  fig, ax = plt.subplots(
+      figsize=(max(6.0, 0.35 * len(metrics) * len(methods) + 2), 4.5))
   for i, method in enumerate(methods):
     xs = [j + (i - (len(methods) - 1) / 2) * width
           for j in range(len(metrics))]
@@ -232,8 +231,8 @@ def plot_bars(cv_dirs: Sequence[str], out: str) -> str:
   ax.set_xticks(range(len(metrics)))
   ax.set_xticklabels(metrics, rotation=30, ha='right')
   ax.set_ylabel('test, mean ± std over runs')
-  ax.set_title('Checkpoints chosen on validation; error bars: population '
-               'std over folds / seeds', fontsize=10)
+  ax.set_title('Test metrics at the checkpoints chosen on validation: mean '
+               '± population std over folds / seeds', fontsize=10)
   ax.grid(axis='y', alpha=0.3)
   ax.legend(fontsize=8)
   os.makedirs(out, exist_ok=True)
