@@ -14,10 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from jaxrec.errors import UserError
+
 CHECKPOINT_DIR = 'checkpoints'
+
+
+class CheckpointMismatch(UserError):
+  """Saved parameters that do not fit the model the config and data build."""
 
 
 class Checkpoints:
@@ -48,7 +55,12 @@ class Checkpoints:
     )
     self.workdir = workdir
     self.directory = os.path.abspath(os.path.join(workdir, CHECKPOINT_DIR))
-    self._manager = ocp.CheckpointManager(self.directory, options=options)
+    # Handlers named up front, so that item_metadata() can read the saved
+    # shapes before a restore (see _check_shapes).
+    self._manager = ocp.CheckpointManager(
+        self.directory, options=options,
+        item_handlers={'state': ocp.StandardCheckpointHandler(),
+                       'progress': ocp.JsonCheckpointHandler()})
 
   def latest_epoch(self) -> int | None:
     return self._manager.latest_step()
@@ -73,13 +85,37 @@ class Checkpoints:
       epoch: a saved step (latest_epoch() or best_epoch()).
       abstract_state: a state pytree (or its jax.eval_shape) giving structure,
         shapes and dtypes.
+
+    Raises:
+      CheckpointMismatch: the saved parameters have other shapes (the data
+        now has more or fewer users or items than the run trained on).
     """
+    self._check_shapes(epoch, abstract_state)
     restored = self._manager.restore(
         epoch,
         args=ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract_state),
             progress=ocp.args.JsonRestore()))
     return restored['state'], restored['progress']
+
+  def _check_shapes(self, epoch: int, abstract_state: Any) -> None:
+    """Names the first parameter whose saved shape differs from the model's."""
+    saved = self._manager.item_metadata(epoch)['state']
+    saved = getattr(saved, 'tree', saved)
+    if saved is None or not hasattr(abstract_state, 'params'):
+      return
+    want = jax.tree_util.tree_flatten_with_path(abstract_state.params)[0]
+    have = dict(jax.tree_util.tree_flatten_with_path(saved['params'])[0])
+    for path, leaf in want:
+      old = getattr(have.get(path), 'shape', None)
+      if old is not None and tuple(old) != tuple(leaf.shape):
+        name = jax.tree_util.keystr(path, simple=True, separator='/')
+        raise CheckpointMismatch(
+            f'The checkpoint {self.directory}/{epoch} has parameter {name} '
+            f'of shape {tuple(old)}, but the model built from the config and '
+            f'the data read now needs {tuple(leaf.shape)}: the data has '
+            f'other users or items than the run was trained on. Use the data '
+            f'it was trained on.')
 
   def close(self) -> None:
     self._manager.close()

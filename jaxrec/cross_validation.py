@@ -36,6 +36,7 @@ import numpy as np
 from jaxrec import evaluate
 from jaxrec import models
 from jaxrec import train
+from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError
 
 CV_FILE = 'cv.json'
@@ -205,10 +206,10 @@ def _write_json(path: str, value: Any) -> None:
 
 
 def _train_one(config: ml_collections.ConfigDict, run_dir: str,
-               index: int) -> dict[str, Any]:
+               index: int, allow_data_change: bool) -> dict[str, Any]:
   """Trains (or resumes) one run in run_dir; its entry of cv.json's 'runs'."""
   start = time.monotonic()
-  result = train.train_and_evaluate(config, run_dir)
+  result = train.train_and_evaluate(config, run_dir, allow_data_change)
   record = final_record(run_dir)
   test_epoch, best_test = best_test_epoch(run_dir, config.selection_metric)
   return {
@@ -238,7 +239,8 @@ def _summarize_baselines(runs: Sequence[Mapping[str, Any]]
 
 def run(config: ml_collections.ConfigDict, workdir: str,
         num_folds: int | None = None, num_seeds: int | None = None,
-        name: str | None = None) -> dict[str, Any]:
+        name: str | None = None,
+        allow_data_change: bool = False) -> dict[str, Any]:
   """Trains (or resumes) every fold or seed of a config; writes cv.json.
 
   K-fold data (config.data.split 'kfold', or data.format 'fold_files') gets
@@ -246,7 +248,8 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   the fold's train part. Any other split is fixed, and the run is repeated
   with seeds config.seed, config.seed + 1, .... Run r trains in
   WORKDIR/fold_<r> or WORKDIR/seed_<r>; calling run() again on the same
-  workdir resumes unfinished runs and re-reports finished ones.
+  workdir resumes unfinished runs and re-reports finished ones. One process
+  at a time works in a workdir (jaxrec.workdir): a second gets WorkdirBusy.
 
   Args:
     config: the run config (see jaxrec/config.py); it is not changed.
@@ -255,6 +258,8 @@ def run(config: ml_collections.ConfigDict, workdir: str,
       config.data.num_folds).
     num_seeds: fixed-split data only: the number of seeds (default 5).
     name: the results' label in tables (default: default_name(config)).
+    allow_data_change: resume runs even if their data differs from the
+      data they trained on (see train.train_and_evaluate).
 
   Returns:
     What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
@@ -269,12 +274,21 @@ def run(config: ml_collections.ConfigDict, workdir: str,
   """
   unit, configs = run_configs(config, num_folds, num_seeds)
   os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.lock(workdir, 'cross-validate'):
+    return _run_locked(config, workdir, unit, configs, name,
+                       allow_data_change)
+
+
+def _run_locked(config: ml_collections.ConfigDict, workdir: str, unit: str,
+                configs: Sequence[ml_collections.ConfigDict],
+                name: str | None, allow_data_change: bool) -> dict[str, Any]:
+  """run(), with the workdir's lock held."""
   runs = []
   for index, cfg in enumerate(configs):
     run_dir = os.path.join(workdir, f'{unit}_{index}')
     logging.info('Cross-validation: %s %d (%d of %d) in %s', unit, index,
                  index + 1, len(configs), run_dir)
-    runs.append(_train_one(cfg, run_dir, index))
+    runs.append(_train_one(cfg, run_dir, index, allow_data_change))
     logging.info('Test metrics of the best checkpoints so far:\n%s',
                  evaluate.format_table(
                      {f'{unit} {r["index"]}': r['test'] for r in runs}))

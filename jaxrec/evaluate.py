@@ -1,4 +1,10 @@
-"""Restoring a saved run, and printing metrics tables."""
+"""Restoring a saved run, and printing metrics tables.
+
+A run is restored from its config.json, which reads config.data again: the
+data is checked against the fingerprint training recorded
+(jaxrec.fingerprint), so that a run is never scored on data it was not
+trained on without saying so.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ import ml_collections
 
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
+from jaxrec import fingerprint
 from jaxrec import models
 from jaxrec import tasks
 from jaxrec import train_state
+from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError
 
 # Per-user / per-item counts, not metrics: left out of tables and of the
@@ -111,7 +119,8 @@ def with_overrides(config: ml_collections.ConfigDict,
 
 
 def restore_run(workdir: str, which: str = 'best',
-                overrides: Mapping[str, Any] | None = None
+                overrides: Mapping[str, Any] | None = None,
+                allow_data_change: bool = False
                 ) -> tuple[tasks.Task, Any, int]:
   """Rebuilds a run's task from its config.json and restores parameters.
 
@@ -120,14 +129,24 @@ def restore_run(workdir: str, which: str = 'best',
     which: 'best' (on validation) or 'latest'.
     overrides: config.model fields to rank with instead of the run's (see
       with_overrides), e.g. {'filter_threshold': 0.0}.
+    allow_data_change: use the data config.data reads now even if it
+      differs from the data the run trained on (the difference is logged).
 
   Returns:
     (task, params, epoch of the checkpoint).
+
+  Raises:
+    fingerprint.DataChanged: the data differs, and allow_data_change is
+      False.
   """
   if which not in ('best', 'latest'):
     raise ConfigError(f"checkpoint must be 'best' or 'latest', got {which!r}.")
   config = with_overrides(load_config(workdir), overrides)
   task = tasks.build(config)
+  fingerprint.check(workdir, fingerprint.of_data(task.data),
+                    allow_data_change,
+                    getattr(task.data, 'source', config.data.path),
+                    'use the run')
   ckpts = checkpoint.Checkpoints(workdir, read_only=True)
   epoch = ckpts.best_epoch() if which == 'best' else ckpts.latest_epoch()
   if epoch is None:
@@ -139,9 +158,12 @@ def restore_run(workdir: str, which: str = 'best',
 
 
 def evaluate_workdir(workdir: str, split: str = 'test', which: str = 'best',
-                     overrides: Mapping[str, Any] | None = None
-                     ) -> dict[str, float]:
+                     overrides: Mapping[str, Any] | None = None,
+                     allow_data_change: bool = False) -> dict[str, float]:
   """Restores a run's checkpoint and evaluates it; writes eval_<split>.json.
+
+  Holds the workdir's lock (jaxrec.workdir) while it runs: it writes to the
+  run's folder, and the checkpoint it reads must not change meanwhile.
 
   Args:
     workdir: folder of a run of launch/train.py.
@@ -149,11 +171,23 @@ def evaluate_workdir(workdir: str, split: str = 'test', which: str = 'best',
     which: 'best' (on validation) or 'latest'.
     overrides: config.model fields to rank with (see with_overrides); the
       result goes to eval_<split>_<field><value>.json.
+    allow_data_change: see restore_run.
 
   Returns:
     The metrics, plus 'epoch' (of the checkpoint).
   """
-  task, params, epoch = restore_run(workdir, which, overrides)
+  load_config(workdir)  # A clear error for a folder that holds no run.
+  with workdir_lib.lock(workdir, 'evaluate'):
+    return _evaluate_locked(workdir, split, which, overrides,
+                            allow_data_change)
+
+
+def _evaluate_locked(workdir: str, split: str, which: str,
+                     overrides: Mapping[str, Any] | None,
+                     allow_data_change: bool) -> dict[str, float]:
+  """evaluate_workdir, with the workdir's lock held."""
+  task, params, epoch = restore_run(workdir, which, overrides,
+                                    allow_data_change)
   if not task.kind.has_split(task, split):
     raise ConfigError(f'The run has no {split} split to evaluate.')
   result = task.kind.evaluate(task, params, split)

@@ -6,21 +6,28 @@ after `patience` evaluations without improvement, and finally reports the
 best checkpoint on validation and test. Started on a workdir that already
 holds checkpoints, it resumes from the latest one and continues exactly as
 the uninterrupted run would have (batches depend only on seed, epoch, step).
+The RESUMABLE_KEYS may change on resume: a run that stopped early continues
+when its stop condition no longer holds under the new patience, and a run
+that reached num_epochs continues when num_epochs is raised. One process at
+a time trains in a workdir (jaxrec.workdir), and a resume refuses data that
+differs from the data the run trained on (jaxrec.fingerprint).
 
-Files in the workdir:
-  config.json     the full config (launch/evaluate.py rebuilds from it)
+Files in the workdir (jaxrec.run_files writes all but checkpoints/):
+  config.json     the full config (launch/evaluate.py rebuilds from it), as
+                  of the last call that trained
   metrics.jsonl   one JSON object per line: train/* records ('epoch',
                   'step'); one per evaluation ('epoch', val/* and, with
                   config.log_test_every_eval, test/* of that epoch, logged
                   only); last, the final report ('best_epoch', val/* and
                   test/* of the best checkpoint, baseline/<name>/* on test)
   checkpoints/    orbax checkpoints (latest + best)
+  resumes.jsonl, data_fingerprint.json, .jaxrec.lock: see run_files,
+                  fingerprint and workdir
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 import os
 import time
@@ -33,19 +40,21 @@ import numpy as np
 from absl import logging
 
 from jaxrec import checkpoint
-from jaxrec import config as config_lib
 from jaxrec import evaluate
+from jaxrec import fingerprint
 from jaxrec import progress as progress_lib
+from jaxrec import run_files
 from jaxrec import tasks
 from jaxrec import train_state
+from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError, TrainingDiverged
 from jaxrec.models import spec as spec_lib
+# Re-exported: the run's records were defined here before run_files.
+from jaxrec.run_files import (  # pylint: disable=unused-import
+    MetricsLog, RESUMABLE_KEYS, check_config_matches, save_config)
 
 # The device axis of the train step's pmap; only this file names it.
 AXIS = 'batch'
-# Keys that may change when a run is resumed (e.g. to train longer).
-RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
-                  'log_every_epochs', 'log_test_every_eval')
 
 
 def _step_context(rng: jax.Array) -> spec_lib.StepContext:
@@ -122,66 +131,6 @@ def num_devices(config: ml_collections.ConfigDict) -> int:
   return n
 
 
-class MetricsLog:
-  """WORKDIR/metrics.jsonl: one JSON object per line, appended and flushed."""
-
-  def __init__(self, workdir: str):
-    self.path = os.path.join(workdir, 'metrics.jsonl')
-
-  def write(self, record: dict[str, Any]) -> None:
-    with open(self.path, 'a') as f:
-      f.write(json.dumps(record) + '\n')
-
-  def read(self) -> list[dict[str, Any]]:
-    if not os.path.exists(self.path):
-      return []
-    with open(self.path) as f:
-      return [json.loads(line) for line in f if line.strip()]
-
-  def truncate_after(self, epoch: int) -> None:
-    """Drops records of epochs after `epoch` (they will be redone on resume)."""
-    kept = [r for r in self.read() if r.get('epoch', 0) <= epoch
-            and 'best_epoch' not in r]
-    with open(self.path, 'w') as f:
-      f.writelines(json.dumps(r) + '\n' for r in kept)
-
-
-def check_config_matches(config: ml_collections.ConfigDict,
-                         workdir: str) -> None:
-  """Refuses to resume a workdir whose saved config differs (but for RESUMABLE_KEYS).
-
-  Fields added to jaxrec since the run was saved count as their defaults
-  (config_lib.from_saved), which is what the saved run did.
-  """
-  path = os.path.join(workdir, 'config.json')
-  if not os.path.exists(path):
-    return
-  with open(path) as f:
-    old = json.loads(config_lib.from_saved(json.load(f)).to_json())
-  changed = [k for k in _diff(old, json.loads(config.to_json()))
-             if k not in RESUMABLE_KEYS]
-  if changed:
-    raise ConfigError(
-        f'{workdir} holds a run with a different config (changed: '
-        f'{", ".join(changed)}). Resume it with the same config, or pass a '
-        f'new --workdir.')
-
-
-def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Writes WORKDIR/config.json (launch/evaluate.py rebuilds the run from it)."""
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(json.loads(config.to_json()), f, indent=2)
-
-
-def _diff(a: Any, b: Any, prefix: str = '') -> list[str]:
-  """Dotted keys whose values differ between two nested dicts."""
-  if isinstance(a, dict) and isinstance(b, dict):
-    keys = sorted(set(a) | set(b))
-    return [d for k in keys
-            for d in _diff(a.get(k), b.get(k), f'{prefix}{k}.')]
-  return [] if a == b else [prefix[:-1]]
-
-
 def run_epoch(p_step, state, inputs, batches, epoch: int, devices: int):
   """One pass over the training examples; returns (state, mean batch loss).
 
@@ -242,6 +191,11 @@ def _start(task: tasks.Task, ckpts: checkpoint.Checkpoints,
     log.truncate_after(progress['epoch'])
     logging.info('Resumed from %s at epoch %d.', ckpts.directory,
                  progress['epoch'])
+    _apply_patience(progress, task.config.patience)
+  elif os.path.exists(log.path):
+    # Killed before its first checkpoint: the run starts over, so the
+    # records of its first attempt go.
+    log.truncate_after(0)
   n_params = sum(x.size for x in jax.tree.leaves(state.params))
   logging.info('Model %s: %d parameters; training on %d device(s) (%s).',
                task.config.model.name, n_params, num_devices(task.config),
@@ -249,14 +203,37 @@ def _start(task: tasks.Task, ckpts: checkpoint.Checkpoints,
   return state, progress
 
 
+def _apply_patience(progress: dict[str, Any], patience: int) -> None:
+  """Re-decides a restored run's early stop under the patience given now.
+
+  The checkpoint holds the early-stopping count, so a run that stopped with
+  patience P continues with a larger one exactly as an uninterrupted run
+  with that patience would have, and a lower one stops it.
+  """
+  stop = bool(patience) and progress['evals_since_best'] >= patience
+  if progress['finished'] and not stop:
+    logging.info('The run stopped early at epoch %d (%d evaluations without '
+                 'improvement); with patience %d it continues.',
+                 progress['epoch'], progress['evals_since_best'], patience)
+  progress['finished'] = stop
+
+
 def _check_finite(loss: float, epoch: int, ckpts: checkpoint.Checkpoints,
                   config: ml_collections.ConfigDict) -> None:
-  if not math.isfinite(loss):
+  if math.isfinite(loss):
+    return
+  fix = (f'Lower --config.learning_rate (now {config.learning_rate}) and '
+         f'start a new --workdir.')
+  if ckpts.latest_epoch() is None:
+    first = min(config.eval_every_epochs, config.num_epochs)
     raise TrainingDiverged(
-        f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
-        f'last good checkpoint is epoch {ckpts.latest_epoch()} in '
-        f'{ckpts.directory}. Lower --config.learning_rate (now '
-        f'{config.learning_rate}) and start a new --workdir.')
+        f'Training diverged in epoch {epoch + 1}, before the first '
+        f'checkpoint (saved at the first evaluation, epoch {first}): the '
+        f'loss is {loss} and there is nothing to resume from. {fix}')
+  raise TrainingDiverged(
+      f'Training diverged in epoch {epoch + 1}: the loss is {loss}. The '
+      f'last good checkpoint is epoch {ckpts.latest_epoch()} in '
+      f'{ckpts.directory}. {fix}')
 
 
 def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
@@ -295,28 +272,52 @@ def _track(progress: dict[str, Any], selection: float, epoch: int,
     progress['finished'] = True
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict,
-                       workdir: str) -> dict[str, float]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
+                       allow_data_change: bool = False) -> dict[str, float]:
   """Trains (or resumes) a run in `workdir` and evaluates its best checkpoint.
 
   Args:
     config: the run config (see jaxrec/config.py).
     workdir: folder for config.json, metrics.jsonl and checkpoints/.
+    allow_data_change: resume even if the data differs from the data the
+      run trained on (data_fingerprint.json); the difference is logged.
 
   Returns:
     The best checkpoint's metrics: 'val/...' and 'test/...' keys.
+
+  Raises:
+    workdir.WorkdirBusy: another process trains or evaluates in workdir.
+    fingerprint.DataChanged: resuming on other data.
   """
   os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.lock(workdir, 'train'):
+    return _train_locked(config, workdir, allow_data_change)
+
+
+def _train_locked(config: ml_collections.ConfigDict, workdir: str,
+                  allow_data_change: bool) -> dict[str, float]:
+  """train_and_evaluate, with the workdir's lock held."""
   check_config_matches(config, workdir)
   devices = num_devices(config)
   task = tasks.build(config)  # Loads and checks the data: fails early.
-  save_config(config, workdir)
+  data = fingerprint.of_data(task.data)
   log = MetricsLog(workdir)
   ckpts = checkpoint.Checkpoints(workdir)
+  if ckpts.latest_epoch() is not None:
+    fingerprint.check(workdir, data, allow_data_change,
+                      getattr(task.data, 'source', config.data.path),
+                      'resume')
   if not task.kind.has_split(task, 'val'):
     logging.warning('No validation split: checkpoints are ranked by the '
                     'training loss and early stopping watches it.')
   state, progress = _start(task, ckpts, log)
+  if not progress['finished'] and progress['epoch'] < config.num_epochs:
+    run_files.record_settings(config, workdir, data, progress['epoch'])
+  else:
+    logging.info('Nothing left to train: the run ended at epoch %d (%s); '
+                 'config.json keeps the settings it ran with.',
+                 progress['epoch'], 'early stop' if progress['finished']
+                 else f'num_epochs={config.num_epochs}')
   batches = task.kind.batches(task, devices)
   p_step = make_step(task)
   start, t_start = progress['epoch'], time.time()

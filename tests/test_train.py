@@ -248,3 +248,93 @@ def test_checkpoints_keep_latest_and_best_with_ties_to_the_earlier(tmp_path):
   np.testing.assert_array_equal(restored['w'], [2.0, 2.0])
   assert progress == {'epoch': 2}
   assert sorted(os.listdir(ckpts.directory)) == ['2', '4']
+
+
+def _timeless(records):
+  return [{k: v for k, v in r.items() if 'seconds' not in k
+           and 'per_sec' not in k} for r in records]
+
+
+def _resumes(workdir):
+  path = os.path.join(workdir, 'resumes.jsonl')
+  if not os.path.exists(path):
+    return []
+  with open(path) as f:
+    return [{k: v for k, v in json.loads(line).items() if k != 'time'}
+            for line in f]
+
+
+def test_early_stopped_run_resumes_under_a_new_budget(smoke_config, tmp_path):
+  smoke_config.num_epochs = 12
+  smoke_config.eval_every_epochs = 1
+  smoke_config.patience = 3
+  straight = str(tmp_path / 'straight')
+  train.train_and_evaluate(smoke_config, straight)
+
+  stopped = str(tmp_path / 'stopped')
+  smoke_config.patience = 1
+  train.train_and_evaluate(smoke_config, stopped)
+  stop_epoch = _read_metrics(stopped)[-2]['epoch']
+  assert stop_epoch < smoke_config.num_epochs  # It stopped early.
+  config_json = (tmp_path / 'stopped' / 'config.json').read_text()
+
+  # More epochs do not lift an early stop that still holds: nothing trains,
+  # and config.json does not claim a num_epochs that no epoch ran with.
+  smoke_config.num_epochs = 30
+  train.train_and_evaluate(smoke_config, stopped)
+  assert (tmp_path / 'stopped' / 'config.json').read_text() == config_json
+  assert _resumes(stopped) == []
+  assert max(r.get('epoch', 0) for r in _read_metrics(stopped)) == stop_epoch
+
+  # A larger patience lifts it: the run continues exactly as the
+  # uninterrupted run with that patience.
+  smoke_config.num_epochs = 12
+  smoke_config.patience = 3
+  train.train_and_evaluate(smoke_config, stopped)
+  assert _timeless(_read_metrics(stopped)) == _timeless(
+      _read_metrics(straight))
+  assert max(r.get('epoch', 0) for r in _read_metrics(stopped)) > stop_epoch
+  a, _ = _restore_params(straight, smoke_config, 'best')
+  b, _ = _restore_params(stopped, smoke_config, 'best')
+  np.testing.assert_array_equal(a['embedding'], b['embedding'])
+  with open(tmp_path / 'stopped' / 'config.json') as f:
+    assert json.load(f)['patience'] == 3
+  assert _resumes(stopped) == [{'epoch': stop_epoch,
+                                'changed': {'patience': [1, 3]}}]
+
+
+def test_raised_num_epochs_continues_and_is_recorded(smoke_config, tmp_path):
+  smoke_config.num_epochs = 2
+  smoke_config.patience = 0
+  train.train_and_evaluate(smoke_config, str(tmp_path))
+  smoke_config.num_epochs = 3
+  train.train_and_evaluate(smoke_config, str(tmp_path))
+  assert _read_metrics(str(tmp_path))[-1]['best_epoch'] in (1, 2, 3)
+  assert checkpoint.Checkpoints(str(tmp_path), True).latest_epoch() == 3
+  assert _resumes(str(tmp_path)) == [{'epoch': 2,
+                                      'changed': {'num_epochs': [2, 3]}}]
+
+
+def test_nan_before_the_first_checkpoint_says_there_is_none(smoke_config,
+                                                            tmp_path):
+  smoke_config.learning_rate = 1e30
+  smoke_config.model.embed_dim = 4
+  smoke_config.eval_every_epochs = 5
+  with pytest.raises(TrainingDiverged) as err:
+    train.train_and_evaluate(smoke_config, str(tmp_path))
+  message = str(err.value)
+  assert 'None' not in message and '\n' not in message
+  assert 'before the first checkpoint' in message
+  assert 'epoch 3' in message  # num_epochs: the first evaluation.
+  assert 'learning_rate' in message and 'new --workdir' in message
+
+
+def test_a_restart_before_the_first_checkpoint_drops_the_old_records(
+    smoke_config, tmp_path):
+  smoke_config.num_epochs = 1
+  # As a run killed in its first epochs leaves it: records, no checkpoint.
+  train.MetricsLog(str(tmp_path)).write({'epoch': 1, 'train/loss': 9.0})
+  train.train_and_evaluate(smoke_config, str(tmp_path))
+  losses = [r['train/loss'] for r in _read_metrics(str(tmp_path))
+            if 'train/loss' in r]
+  assert len(losses) == 1 and losses[0] != 9.0
