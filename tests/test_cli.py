@@ -200,6 +200,11 @@ def test_installed_console_script_runs_outside_the_checkout(tmp_path):
     proc = _run([*command, SMOKE, '--show_config'], cwd=elsewhere, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "  model.name = 'lightgcn'\n" in proc.stdout
+  proc = _run([sys.executable, '-m', 'jaxrec', 'trian'], cwd=elsewhere,
+              env=env)
+  assert proc.returncode == 2
+  assert proc.stderr.startswith("error: unknown command 'trian'; did you "
+                                'mean train?')
   proc = _run([sys.executable, '-c', 'import jaxrec, configs; '
                'print(jaxrec.__file__, configs.__file__)'], cwd=elsewhere,
               env=env)

@@ -11,6 +11,7 @@ config's fields), config_files.py the --config file, preflight.py the
 config's checks before any folder is made.
 """
 
+import difflib
 import importlib
 import sys
 
@@ -60,15 +61,17 @@ def cv_table() -> None:
 
 def main() -> None:
   """python -m jaxrec COMMAND [flags]."""
-  usage = (f'usage: python -m jaxrec COMMAND [flags], COMMAND one of '
-           f'{", ".join(TOOLS)}; python -m jaxrec COMMAND --help for its '
-           f'flags.')
+  commands = ', '.join(TOOLS)
   if len(sys.argv) < 2 or sys.argv[1] in ('-h', '--help'):
-    print(usage)
+    print(f'usage: python -m jaxrec COMMAND [flags]\n  COMMAND: {commands}\n'
+          f'  python -m jaxrec COMMAND --help lists its flags.')
     sys.exit(0 if len(sys.argv) >= 2 else 2)
   tool = sys.argv[1]
   if tool not in TOOLS:
-    print(f'error: unknown command {tool!r}; {usage}', file=sys.stderr)
+    close = difflib.get_close_matches(tool, list(TOOLS), n=1)
+    hint = f'did you mean {close[0]}? ' if close else ''
+    print(f'error: unknown command {tool!r}; {hint}the commands are '
+          f'{commands}.', file=sys.stderr)
     sys.exit(2)
   sys.argv = [f'python -m jaxrec {tool}', *sys.argv[2:]]
   launch(tool)
