@@ -17,7 +17,7 @@ from jaxrec import tasks
 from jaxrec import train
 from jaxrec.data import config as data_config
 from jaxrec.data import pipeline
-from jaxrec.errors import ConfigError
+from jaxrec.errors import ConfigError, DataError
 from jaxrec.tasks import base
 
 
@@ -137,3 +137,13 @@ def test_bad_embed_dim_fails_before_the_run_writes_anything(smoke_config,
     train.train_and_evaluate(smoke_config, str(workdir))
   written = set(os.listdir(workdir)) if workdir.exists() else set()
   assert not written & {'config.json', 'metrics.jsonl', 'checkpoints'}
+
+
+def test_data_path_is_checked_where_the_format_is_read(tmp_path):
+  cfg = data_config.default_config()
+  cfg.format, cfg.path = 'auto', str(tmp_path / 'missing')
+  with pytest.raises(DataError, match='missing.*does not exist'):
+    pipeline.check_config(cfg)
+  # Item graphs from baskets (or the toy graph) never read data.format.
+  cfg.item_graph.source = 'baskets'
+  pipeline.check_config(cfg)

@@ -246,7 +246,10 @@ def check_config(cfg: ml_collections.ConfigDict) -> None:
         f"files (fold config.data.fold), but config.data.split="
         f"{cfg.split!r} would split again. Fix: set config.data.split="
         f"'given'.")
-  resolve_format(cfg)  # An unknown format, or a path that does not exist.
+  if cfg.item_graph.source == 'histories':
+    # data.format is read (an unknown format, a path that does not exist),
+    # except by item graphs built from baskets or the toy graph.
+    resolve_format(cfg)
 
 
 def load(cfg: ml_collections.ConfigDict) -> Dataset:
