@@ -156,8 +156,8 @@ def _check_field(config: ml_collections.ConfigDict, field: str) -> None:
       node = node[part]
       continue
     parent = '.'.join(['config', *parts[:depth]])
-    known = list(node.keys()) if isinstance(node, ml_collections.ConfigDict) \
-        else []
+    known = (list(node.keys())
+             if isinstance(node, ml_collections.ConfigDict) else [])
     close = difflib.get_close_matches(part, known, n=1)
     hint = (f'did you mean --{parent}.{close[0]}?' if close else
             f'--config=FILE --help lists the fields.')
