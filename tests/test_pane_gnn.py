@@ -381,16 +381,19 @@ def test_filter_threshold_is_chosen_at_evaluation_without_retraining(
     evaluate.restore_run(workdir, overrides={'temperature': 0.1})
 
 
+# Two CPU devices, also on a host with an accelerator: JAX would pick that
+# platform there and see one device.
 _TWO_DEVICES = textwrap.dedent('''
     import sys
     import jax
+    jax.config.update('jax_platforms', 'cpu')
     jax.config.update('jax_num_cpu_devices', 2)
     import numpy as np
     sys.path.insert(0, {repo!r})
     from configs import pane_gnn_synthetic
     from jaxrec import tasks, train, train_state
 
-    assert jax.local_device_count() == 2
+    assert jax.default_backend() == 'cpu' and jax.local_device_count() == 2
     config = pane_gnn_synthetic.get_config({arg!r})
     task = tasks.build(config)
     state = train_state.create(task, 0)
@@ -421,9 +424,13 @@ def test_two_devices_match_one_device_with_dropout_and_infonce(arg):
   both devices' shards.
   """
   code = _TWO_DEVICES.format(repo=REPO, arg=arg)
+  # The environment must not undo the CPU platform (JAX_PLATFORMS=cuda) or
+  # set the device count another way (XLA_FLAGS).
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  env['JAX_PLATFORMS'] = 'cpu'
   for _ in range(3):
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
     if proc.returncode != 134:  # XLA:CPU collective abort: retry.
       break
   assert proc.returncode == 0, proc.stderr[-3000:]
