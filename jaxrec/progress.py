@@ -27,6 +27,8 @@ from absl import logging
 
 # Seconds between in-epoch progress lines.
 INTERVAL_S = 10.0
+# Steps left out of the in-epoch rate (see StepMeter).
+WARMUP_STEPS = 2
 # Epochs left out of the epoch rate: the first compiles the train step, the
 # second pays for compiling the evaluation that followed the first.
 WARMUP_EPOCHS = 2
@@ -75,7 +77,9 @@ class StepMeter:
   Call tick() after dispatching each step. It compares the host clock with
   the last line's time and, only when a line is due, blocks on that step's
   output (so the count is of finished steps) and logs. The clock starts
-  after the first step, which holds the compilation in a run's first epoch.
+  after the second step: in a run's first epoch both of the first two
+  compile (the step traced with the fresh state, then with the state a step
+  returns).
   """
 
   def __init__(self, epoch: int, steps: int, interval: float | None = None,
@@ -92,14 +96,14 @@ class StepMeter:
   def tick(self, step: int, loss: Any) -> None:
     """After step number `step` (1-based) was dispatched; `loss` is its output."""
     now = self._clock()
-    if self._t0 is None:
+    if step <= WARMUP_STEPS:
       self._t0 = self._last = now
       return
     if now - self._last < self.interval or step >= self.steps:
       return
     self._block(loss)
     now = self._last = self._clock()
-    rate = (step - 1) / max(now - self._t0, 1e-9)
+    rate = (step - WARMUP_STEPS) / max(now - self._t0, 1e-9)
     self._emit('epoch %d  step %d/%d  %.2f steps/s  batch loss %.5f  '
                'epoch ETA %s', self.epoch, step, self.steps, rate,
                float(loss), format_duration((self.steps - step) / rate))

@@ -137,11 +137,12 @@ def test_step_meter_blocks_only_when_it_prints():
   for step in range(1, 21):
     meter.tick(step, 0.25)
     clock.t += 3.0  # Each step takes 3 s of host time.
-  # The clock starts after step 1; lines after steps 5, 9, 13, 17 (every
-  # >= 10 s), none for the last step (the epoch line follows).
+  # The clock starts after step 2 (the first two steps may compile); lines
+  # after steps 6, 10, 14, 18 (every >= 10 s), none for the last step (the
+  # epoch line follows).
   assert len(lines) == len(blocked) == 4
-  assert lines[0].startswith('epoch 7  step 5/20  0.33 steps/s')
-  assert 'epoch ETA 45s' in lines[0]
+  assert lines[0].startswith('epoch 7  step 6/20  0.33 steps/s')
+  assert 'epoch ETA 42s' in lines[0]
 
 
 def test_short_epochs_never_block():
