@@ -363,7 +363,7 @@ def test_launch_tools_end_to_end(tmp_path):
   proc = _run_tool('launch/cross_validate.py',
                    '--config=configs/lightgcn_synthetic.py:smoke', '--folds=2',
                    f'--workdir={tmp_path / "bad"}')
-  assert proc.returncode == 1
+  assert proc.returncode == 2
   assert 'error: ' in proc.stderr and '--seeds' in proc.stderr
   assert 'Traceback' not in proc.stderr
 
@@ -400,6 +400,6 @@ def test_launch_tools_end_to_end(tmp_path):
   assert '| method | P@10 | R@10 | nDCG@10 |' in proc.stdout
   assert 'val-selected' not in proc.stdout
   proc = _run_tool('launch/cv_table.py', folds, '--paper=X:1/2')
-  assert proc.returncode == 1
+  assert proc.returncode == 2
   assert 'error: ' in proc.stderr and '6 columns' in proc.stderr
   assert 'Traceback' not in proc.stderr
