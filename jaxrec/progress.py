@@ -145,6 +145,8 @@ class Console:
     """
     c, per = self.config, self.seconds_per_epoch()
     last, text = c.num_epochs, f'{per:.2f}s/epoch'
+    if len(self._times) <= WARMUP_EPOCHS:
+      text += ' (with compilation)'
     if epoch >= last:
       return text
     at_most = format_duration((last - epoch) * per)
