@@ -20,6 +20,7 @@ import sys
 import time
 from typing import Iterator
 
+from jaxrec import workdir as workdir_lock
 from jaxrec.errors import UserError
 
 HUGE_PAGES = 'glibc.malloc.hugetlb=1'
@@ -84,6 +85,8 @@ def run_folder(workdir: str) -> Iterator[str]:
   os.makedirs(workdir, exist_ok=True)
   try:
     yield workdir
+  except workdir_lock.WorkdirBusy:
+    raise  # Another process works there: its folder is not ours to remove.
   except UserError:
     if made and not _holds_a_run(made[0]):
       shutil.rmtree(made[0], ignore_errors=True)

@@ -37,6 +37,15 @@ class FlagError(UserError):
   """A flag absl cannot parse (unknown, missing or of the wrong type)."""
 
 
+def define_allow_data_change() -> flags.FlagHolder[bool]:
+  """--allow_data_change, for tools that use a run with today's data."""
+  return flags.DEFINE_bool(
+      'allow_data_change', False,
+      'Use the data config.data reads now even if it differs from the data '
+      'the run was trained on (data_fingerprint.json); the difference is '
+      'logged.')
+
+
 def debug_requested(argv: Sequence[str]) -> bool:
   """--debug or JAXREC_DEBUG=1, read before parsing (parsing can fail)."""
   return (os.environ.get('JAXREC_DEBUG', '') not in ('', '0') or

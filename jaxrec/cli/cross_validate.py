@@ -46,6 +46,7 @@ _NAME = flags.DEFINE_string(
     'name', None, "The results' label in tables (default: the model's label, "
     "its name and any ablation variant), e.g. 'pane_gnn mlp_input=table'.")
 _CONFIG, _SHOW_CONFIG = config_files.define_flags()
+_ALLOW_DATA_CHANGE = app.define_allow_data_change()
 
 
 def main(argv: list[str]) -> None:
@@ -59,7 +60,8 @@ def main(argv: list[str]) -> None:
     print(f'Workdir: {workdir}', flush=True)
     logs.setup(workdir)
     cv = cross_validation.run(config, workdir, num_folds=_FOLDS.value,
-                              num_seeds=_SEEDS.value, name=_NAME.value)
+                              num_seeds=_SEEDS.value, name=_NAME.value,
+                              allow_data_change=_ALLOW_DATA_CHANGE.value)
   print(f'\nTest mean±std over {len(cv["runs"])} {cv["unit"]}s (population '
         f'std), in percent:\n')
   print(cv_tables.format_comparison({cv['name']: cv}))

@@ -23,6 +23,7 @@ _CHECKPOINT = flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'],
 _OVERRIDE = flags.DEFINE_multi_string(
     'override', [], 'FIELD=VALUE: rank with this config.model field value '
     "instead of the run's (only fields that act when ranking).")
+_ALLOW_DATA_CHANGE = app.define_allow_data_change()
 flags.mark_flag_as_required('workdir')
 
 
@@ -30,8 +31,9 @@ def main(argv: list[str]) -> None:
   app.no_arguments(argv)
   logs.setup()
   overrides = evaluate.parse_overrides(_OVERRIDE.value)
-  result = evaluate.evaluate_workdir(_WORKDIR.value, _SPLIT.value,
-                                     _CHECKPOINT.value, overrides)
+  result = evaluate.evaluate_workdir(
+      _WORKDIR.value, _SPLIT.value, _CHECKPOINT.value, overrides,
+      allow_data_change=_ALLOW_DATA_CHANGE.value)
   config = evaluate.load_config(_WORKDIR.value)
   name = f'{config.model.name} ({_SPLIT.value}, epoch {result["epoch"]}'
   name += ''.join(f', {k} {v}' for k, v in overrides.items())

@@ -28,6 +28,7 @@ _OVERRIDE = flags.DEFINE_multi_string(
     'override', [], 'FIELD=VALUE: rank with this config.model field value '
     "instead of the run's (only fields that act when ranking, e.g. "
     "PANE-GNN's filter_threshold).")
+_ALLOW_DATA_CHANGE = app.define_allow_data_change()
 flags.mark_flag_as_required('workdir')
 
 
@@ -38,7 +39,8 @@ def main(argv: list[str]) -> None:
   logs.setup()
   task, params, _ = evaluate.restore_run(
       _WORKDIR.value, _CHECKPOINT.value,
-      evaluate.parse_overrides(_OVERRIDE.value))
+      evaluate.parse_overrides(_OVERRIDE.value),
+      allow_data_change=_ALLOW_DATA_CHANGE.value)
   rows = task.kind.recommend(task, params, user=_USER.value, item=_ITEM.value,
                              k=_K.value, exclude_known=_EXCLUDE.value)
   query = f'item {_ITEM.value}' if _ITEM.value else f'user {_USER.value}'

@@ -22,6 +22,7 @@ _WORKDIR = flags.DEFINE_string(
     'workdir', None, 'Folder for config.json, metrics.jsonl and checkpoints '
     '(default: a fresh folder under runs/).')
 _CONFIG, _SHOW_CONFIG = config_files.define_flags()
+_ALLOW_DATA_CHANGE = app.define_allow_data_change()
 
 
 def main(argv: list[str]) -> None:
@@ -32,7 +33,8 @@ def main(argv: list[str]) -> None:
   with runtime.run_folder(workdir):
     print(f'Workdir: {workdir}', flush=True)
     logs.setup(workdir)
-    train.train_and_evaluate(config, workdir)
+    train.train_and_evaluate(config, workdir,
+                             allow_data_change=_ALLOW_DATA_CHANGE.value)
 
 
 def run() -> None:
