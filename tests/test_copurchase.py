@@ -1,8 +1,11 @@
 """Item-item graphs, the PyG-equivalent GCN, link batches, evaluation, recs."""
 
 
+import types
+
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -210,16 +213,87 @@ def test_toy_training_lowers_the_loss_and_recommends_unknown_items(
     assert [r.rank for r in recs] == list(range(1, len(ids) + 1))
 
 
-def test_held_out_evaluation_and_baselines_run(toy_config, tmp_path):
+def test_held_out_evaluation_beats_popularity_on_planted_categories(
+    toy_config, tmp_path):
+  """Held-out edges lie mostly within the planted categories, which the GCN
+  learns and item popularity ignores: the GCN must beat Popularity by a
+  wide margin in AUC and recall (a model scoring the wrong pairs, or
+  evaluation against the wrong edges, sits near Popularity or AUC 0.5).
+  Measured with this seed: AUC 0.90 vs 0.54, recall@5 0.73 vs 0.27."""
   toy_config.data.val_ratio = 0.1
   toy_config.data.test_ratio = 0.2
   result = train.train_and_evaluate(toy_config, str(tmp_path))
-  assert 0.0 <= result['test/auc'] <= 1.0
   record = train.MetricsLog(str(tmp_path)).read()[-1]
+  pop = 'baseline/Popularity'
+  assert result['test/auc'] > record[f'{pop}/auc'] + 0.2
+  assert result['test/recall@5'] > record[f'{pop}/recall@5'] + 0.25
   assert 'baseline/Co-occurrence (2-hop)/recall@5' in record
-  assert 'baseline/Popularity/auc' in record
   task = tasks.build(toy_config)
   # Test edges are not in the training graph.
   train_pairs = set(zip(task.data.train.i.tolist(), task.data.train.j.tolist()))
   assert not train_pairs & set(zip(task.data.test.i.tolist(),
                                    task.data.test.j.tolist()))
+
+
+def _dense_ranking(scores, data, split, ks):
+  """recall / precision / hit / nDCG @K per the definitions, densely."""
+  n = data.num_items
+  known = np.eye(n, dtype=bool)
+  for e in [data.train] + ([data.val] if split == 'test' else []):
+    known[e.i, e.j] = known[e.j, e.i] = True
+  truth = np.zeros((n, n), bool)
+  held = getattr(data, split)
+  truth[held.i, held.j] = truth[held.j, held.i] = True
+  out = {f'{m}@{k}': [] for k in ks for m in metrics.METRICS}
+  for a in np.flatnonzero(truth.any(1)):
+    s = np.where(known[a], -np.inf, scores[a])
+    order = np.lexsort((np.arange(n), -s))  # best first, ties to lower id
+    for k in ks:
+      hits = truth[a, order[:k]]
+      ideal = (1 / np.log2(np.arange(2, min(truth[a].sum(), k) + 2))).sum()
+      out[f'recall@{k}'].append(hits.sum() / truth[a].sum())
+      out[f'precision@{k}'].append(hits.sum() / k)
+      out[f'hit@{k}'].append(float(hits.any()))
+      out[f'ndcg@{k}'].append((hits / np.log2(np.arange(2, k + 2))).sum() /
+                              ideal)
+  return {name: np.mean(v) for name, v in out.items()}
+
+
+def test_baselines_equal_dense_references_on_a_split_graph():
+  """Popularity (weighted degree) and two-hop (A @ A) through the task's
+  evaluation equal full dense rankings of the same scores, with the anchor,
+  its train and (for test) val neighbours excluded, both edge directions
+  as truth; AUC is over the held-out edges against non-edges of the whole
+  graph, scored densely."""
+  rng = np.random.default_rng(4)
+  n = 14
+  i, j = np.triu_indices(n, k=1)
+  keep = rng.random(len(i)) < 0.35
+  edges = item_graph.Edges(i[keep].astype(np.int32), j[keep].astype(np.int32),
+                           rng.integers(1, 4, keep.sum()).astype(np.float32))
+  part = rng.permutation(len(edges)) % 5  # 3/5 train, 1/5 val, 1/5 test
+  data = item_graph.ItemGraph(
+      'dense', 'test', n, edges.select(part < 3), edges.select(part == 3),
+      edges.select(part == 4), np.arange(n).astype(str))
+  config = ml_collections.ConfigDict(
+      {'eval_ks': (2, 5), 'eval_chunk_size': 4, 'seed': 0})
+  graph = graphs.item_item(data.train.i, data.train.j, n, data.train.weight)
+  task = types.SimpleNamespace(data=data, config=config, graph=graph)
+  a = np.zeros((n, n))
+  a[data.train.i, data.train.j] = a[data.train.j, data.train.i] = (
+      data.train.weight)
+  every = np.zeros((n, n), bool)
+  every[edges.i, edges.j] = every[edges.j, edges.i] = True
+  dense = {'Popularity': np.tile(a.sum(1), (n, 1)),
+           'Co-occurrence (2-hop)': a @ a}
+  for split in ('val', 'test'):
+    got = item_item.ItemItem().baselines(task, split)
+    held = getattr(data, split)
+    na, nb = item_item._negative_pairs(data, split, 0)  # pylint: disable=protected-access
+    assert not every[na, nb].any() and len(na) == len(held)
+    for name, scores in dense.items():
+      want = _dense_ranking(scores, data, split, (2, 5))
+      want['auc'] = metrics.auc(scores[held.i, held.j], scores[na, nb])
+      for key, value in want.items():
+        assert got[name][key] == pytest.approx(value, abs=1e-6), (
+            split, name, key)
