@@ -212,7 +212,8 @@ def write_export(task: base.Task, params, out: str, k: int = 10,
 
 
 def export_workdir(workdir: str, out: str | None = None, k: int = 10,
-                   which: str = 'best', exclude_known: bool = True
+                   which: str = 'best', exclude_known: bool = True,
+                   allow_data_change: bool = False
                    ) -> tuple[str, dict[str, Any]]:
   """Restores a run's checkpoint and exports it; returns (out, manifest).
 
@@ -222,10 +223,13 @@ def export_workdir(workdir: str, out: str | None = None, k: int = 10,
     k: top-K list length.
     which: 'best' (on validation) or 'latest' checkpoint.
     exclude_known: mask known items, as launch/recommend.py does.
+    allow_data_change: export even if the data differs from the data the
+      run trained on (see evaluate.restore_run).
   """
   if k < 1:  # Before the checkpoint is restored.
     raise ConfigError(f'--k={k}: the top-K lists need k of at least 1.')
-  task, params, epoch = evaluate.restore_run(workdir, which)
+  task, params, epoch = evaluate.restore_run(
+      workdir, which, allow_data_change=allow_data_change)
   out = out or os.path.join(workdir, 'export')
   manifest = write_export(task, params, out, k, exclude_known,
                           {'workdir': os.path.abspath(workdir),

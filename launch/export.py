@@ -31,6 +31,9 @@ _CHECKPOINT = flags.DEFINE_enum('checkpoint', 'best', ['best', 'latest'],
 _EXCLUDE = flags.DEFINE_bool(
     'exclude_known', True, 'Leave out of the top-K lists the items the data '
     'already links to the query (as launch/recommend.py does).')
+_ALLOW_DATA_CHANGE = flags.DEFINE_bool(
+    'allow_data_change', False, 'Export even if the data files differ from '
+    'the data the run trained on.')
 
 
 def main(argv):
@@ -40,7 +43,7 @@ def main(argv):
   try:
     out, manifest = export.export_workdir(
         _WORKDIR.value, _OUT.value, _K.value, _CHECKPOINT.value,
-        _EXCLUDE.value)
+        _EXCLUDE.value, _ALLOW_DATA_CHANGE.value)
   except UserError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
