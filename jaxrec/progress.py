@@ -19,7 +19,6 @@ by jaxrec/train.py.
 from __future__ import annotations
 
 import time
-import weakref
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
@@ -230,12 +229,3 @@ class Console:
 
 # One Console per run: keyed by the run's MetricsLog, which both of
 # train.py's logging functions receive, and gone with it.
-_CONSOLES: 'weakref.WeakKeyDictionary[Any, Console]' = (
-    weakref.WeakKeyDictionary())
-
-
-def console(run_log: Any, config=None, start_epoch: int = 0) -> Console:
-  """The Console of the run writing `run_log` (made on first use)."""
-  if run_log not in _CONSOLES:
-    _CONSOLES[run_log] = Console(config, start_epoch)
-  return _CONSOLES[run_log]

@@ -153,7 +153,7 @@ def _new_progress() -> dict[str, Any]:
 
 
 def _select(task: tasks.Task, state, loss: float, epoch: int,
-            log: MetricsLog) -> float:
+            log: MetricsLog, console: progress_lib.Console) -> float:
   """Evaluates (and logs) the epoch; returns the selection value.
 
   Higher is better: config.selection_metric on validation, or minus the
@@ -176,8 +176,7 @@ def _select(task: tasks.Task, state, loss: float, epoch: int,
   selection = (record[f'val/{task.config.selection_metric}'] if 'val' in
                results else -loss)
   # The epoch's one line: its training figures with these metrics.
-  progress_lib.console(log, task.config).note_eval(epoch, results, selection,
-                                                   log.read)
+  console.note_eval(epoch, results, selection, log.read)
   return selection
 
 
@@ -237,8 +236,8 @@ def _check_finite(loss: float, epoch: int, ckpts: checkpoint.Checkpoints,
 
 
 def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
-               epoch: int, loss: float, seconds: float,
-               epochs_done: int, elapsed: float) -> None:
+               console: progress_lib.Console, epoch: int, loss: float,
+               seconds: float, elapsed: float, evaluated: bool) -> None:
   """Logs the epoch's loss, speed and ETA; writes them to metrics.jsonl.
 
   Both every log_every_epochs, and last; an evaluated epoch is also shown,
@@ -246,11 +245,7 @@ def _log_epoch(config: ml_collections.ConfigDict, batches, log: MetricsLog,
   """
   rate = batches.num_examples / seconds
   shown = not epoch % config.log_every_epochs or epoch == config.num_epochs
-  # The loop's rule for the epochs it evaluates.
-  evaluated = (not epoch % config.eval_every_epochs or
-               epoch == config.num_epochs)
-  progress_lib.console(log, config, epoch - epochs_done).note_train(
-      epoch, loss, rate, elapsed, evaluated, shown)
+  console.note_train(epoch, loss, rate, elapsed, evaluated, shown)
   if shown:
     log.write({'epoch': epoch, 'step': epoch * batches.steps_per_epoch,
                'train/loss': loss, 'train/examples_per_sec': rate,
@@ -320,7 +315,8 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
                  else f'num_epochs={config.num_epochs}')
   batches = task.kind.batches(task, devices)
   p_step = make_step(task)
-  start, t_start = progress['epoch'], time.time()
+  console = progress_lib.Console(config, progress['epoch'])
+  t_start = time.time()
   inputs = jax.device_put(task.inputs)
 
   while not progress['finished'] and progress['epoch'] < config.num_epochs:
@@ -329,11 +325,13 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
                             devices)
     _check_finite(loss, progress['epoch'], ckpts, config)
     progress['epoch'] = epoch = progress['epoch'] + 1
-    _log_epoch(config, batches, log, epoch, loss, time.time() - t0,
-               epoch - start, time.time() - t_start)
-    if epoch % config.eval_every_epochs and epoch != config.num_epochs:
+    evaluated = (not epoch % config.eval_every_epochs or
+                 epoch == config.num_epochs)
+    _log_epoch(config, batches, log, console, epoch, loss, time.time() - t0,
+               time.time() - t_start, evaluated)
+    if not evaluated:
       continue
-    selection = _select(task, state, loss, epoch, log)
+    selection = _select(task, state, loss, epoch, log, console)
     _track(progress, selection, epoch, config.patience)
     ckpts.save(epoch, state, progress, selection)
 
