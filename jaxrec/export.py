@@ -27,6 +27,7 @@ import jax
 import numpy as np
 
 from jaxrec import evaluate
+from jaxrec import workdir as workdir_lib
 from jaxrec import metrics
 from jaxrec.errors import ConfigError
 from jaxrec.tasks import base
@@ -228,10 +229,13 @@ def export_workdir(workdir: str, out: str | None = None, k: int = 10,
   """
   if k < 1:  # Before the checkpoint is restored.
     raise ConfigError(f'--k={k}: the top-K lists need k of at least 1.')
-  task, params, epoch = evaluate.restore_run(
-      workdir, which, allow_data_change=allow_data_change)
-  out = out or os.path.join(workdir, 'export')
-  manifest = write_export(task, params, out, k, exclude_known,
-                          {'workdir': os.path.abspath(workdir),
-                           'checkpoint': which, 'epoch': epoch})
+  # Held while the checkpoint is read and WORKDIR/export written, so a run
+  # training in the folder cannot delete the checkpoint mid-read.
+  with workdir_lib.lock(workdir, 'export'):
+    task, params, epoch = evaluate.restore_run(
+        workdir, which, allow_data_change=allow_data_change)
+    out = out or os.path.join(workdir, 'export')
+    manifest = write_export(task, params, out, k, exclude_known,
+                            {'workdir': os.path.abspath(workdir),
+                             'checkpoint': which, 'epoch': epoch})
   return out, manifest

@@ -25,6 +25,8 @@ TOOLS = {
     'recommend': ('jaxrec.cli.recommend', True),
     'cross-validate': ('jaxrec.cli.cross_validate', True),
     'cv-table': ('jaxrec.cli.cv_table', False),
+    'plot': ('jaxrec.cli.plot', False),
+    'export': ('jaxrec.cli.export', True),
 }
 
 
@@ -57,6 +59,14 @@ def cross_validate() -> None:
 
 def cv_table() -> None:
   launch('cv-table')
+
+
+def plot() -> None:
+  launch('plot')
+
+
+def export() -> None:
+  launch('export')
 
 
 def main() -> None:
