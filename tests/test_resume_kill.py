@@ -62,8 +62,9 @@ def _kill_inside(workdir, epoch, step, tmp_path):
   flag = str(tmp_path / f'blocked_{epoch}_{step}')
   code = _CHILD.format(repo=REPO, epoch=epoch, step=step, flag=flag,
                        workdir=workdir)
-  env = dict(os.environ, JAX_PLATFORMS='cpu')
-  child = subprocess.Popen([sys.executable, '-c', code], cwd=REPO, env=env,
+  # The child inherits the platform of this process, which trains the runs
+  # it is compared with.
+  child = subprocess.Popen([sys.executable, '-c', code], cwd=REPO,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
   try:
     deadline = time.monotonic() + 300
