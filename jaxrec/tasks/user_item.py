@@ -16,9 +16,8 @@ the one of the initial weights. MMRec drops such users the same way. The
 result counts them in 'num_cold_skipped', next to 'num_evaluated' (the users
 scored); neither is a metric (evaluate.NOT_METRICS). Cold is a property of
 the split, not of the model, so every model of a split is scored on the
-same users: an implicit model on signed data (LightGCN under PANE-GNN's
-protocol) still scores a user whose train rows are all dislikes, which it
-does not train on. A split where every user with likes is cold has nothing
+same users: an implicit model on signed data still scores a user whose
+train rows are all dislikes, which it does not train on. A split where every user with likes is cold has nothing
 to evaluate (has_split is False).
 """
 
