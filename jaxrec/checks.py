@@ -31,6 +31,8 @@ class Rule:
     high: the upper end, or None for none.
     low_open: whether `low` itself is refused.
     high_open: whether `high` itself is refused.
+    infinite: whether +-inf are accepted (e.g. a threshold that then
+      removes nothing or everything); NaN never is.
   """
 
   integer: bool = False
@@ -38,13 +40,14 @@ class Rule:
   high: float | None = None
   low_open: bool = False
   high_open: bool = False
+  infinite: bool = False
 
   def accepts(self, value: Any) -> bool:
     """Whether `value` is a finite number of the interval."""
     kind = numbers.Integral if self.integer else numbers.Real
     if isinstance(value, bool) or not isinstance(value, kind):
       return False
-    if not math.isfinite(value):
+    if math.isnan(value) or (math.isinf(value) and not self.infinite):
       return False
     if self.low is not None and (value <= self.low if self.low_open
                                  else value < self.low):
@@ -61,6 +64,8 @@ class Rule:
       return f'{what} {">" if self.low_open else ">="} {self.low:g}'
     if self.high is not None:
       return f'{what} {"<" if self.high_open else "<="} {self.high:g}'
+    if self.infinite:
+      return f'{what} (+-inf allowed), not NaN'
     return f'a finite {what[2:] if self.integer else "number"}'
 
 
@@ -72,6 +77,7 @@ NON_NEGATIVE = Rule(low=0)
 FRACTION = Rule(low=0, high=1, high_open=True)
 PROBABILITY = Rule(low=0, high=1)
 FINITE = Rule()
+NOT_NAN = Rule(infinite=True)
 
 
 def _flag(field: str, value: Any) -> str:

@@ -111,7 +111,7 @@ MODEL_FIELDS = [  # model, field, value
     ('lightgcn', 'num_layers', -1), ('siren', 'dropout', 1.0),
     ('siren', 'feedback_coef', -2.0), ('pane_gnn', 'dropout', -0.1),
     ('pane_gnn', 'contrastive_weight', -1.0), ('pane_gnn', 'temperature', 0.0),
-    ('pane_gnn', 'filter_threshold', math.inf), ('grcn', 'content_dim', 0),
+    ('pane_gnn', 'filter_threshold', math.nan), ('grcn', 'content_dim', 0),
     ('grcn', 'edge_dropout', 1.0), ('grcn', 'num_routing', -1),
     ('gcn_link', 'hidden_dim', 0), ('gcn_link', 'neg_ratio', 0),
 ]

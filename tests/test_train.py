@@ -197,6 +197,8 @@ def test_config_mistakes_fail_before_training(smoke_config, tmp_path):
 _TWO_DEVICES = textwrap.dedent('''
     import sys
     import jax
+    # Fake CPU devices even on a host with one GPU.
+    jax.config.update('jax_platforms', 'cpu')
     jax.config.update('jax_num_cpu_devices', 2)
     import numpy as np
     sys.path.insert(0, {repo!r})
@@ -228,9 +230,13 @@ def test_two_devices_match_one_device(tmp_path):
   retried rather than taking the whole test session down.
   """
   code = _TWO_DEVICES.format(repo=REPO, tmp=str(tmp_path))
+  # The environment must not undo the CPU platform or set the device count
+  # another way.
+  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
+  env['JAX_PLATFORMS'] = 'cpu'
   for _ in range(3):
     proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, env=env)
     if proc.returncode != 134:
       break
   assert proc.returncode == 0, proc.stderr[-3000:]

@@ -238,7 +238,8 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
       'edge_removal': checks.FRACTION,
       'contrastive_weight': checks.NON_NEGATIVE,
       'temperature': checks.POSITIVE,
-      'filter_threshold': checks.FINITE,
+      # inf filters nothing (variant D's ranking), -inf everything.
+      'filter_threshold': checks.NOT_NAN,
   }, default_config())
   checks.check_choice(m.propagation, 'config.model.propagation',
                       ('auto', *kernels.KERNELS))
