@@ -27,11 +27,10 @@ import jax
 import numpy as np
 
 from jaxrec import evaluate
-from jaxrec import workdir as workdir_lib
 from jaxrec import metrics
+from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError
 from jaxrec.tasks import base
-from jaxrec.tasks import item_item
 
 MANIFEST = 'export.json'
 
@@ -60,30 +59,6 @@ def embeddings(outputs: Any) -> tuple[np.ndarray | None, np.ndarray]:
     raise ConfigError(f'The model\'s embeddings have shapes {user.shape} and '
                       f'{item.shape}; export needs [U, d] and [I, d].')
   return user, item
-
-
-def queries(task: base.Task, exclude_known: bool = True
-            ) -> tuple[str, np.ndarray, metrics.UserItems]:
-  """What the top-K lists rank for, with recommend.py's masks.
-
-  Returns:
-    (query column name, [Q] raw query ids, the items never listed for each
-    query: for users, every item they interacted with in any split; for
-    anchor items, the item itself and its known neighbours; with
-    exclude_known False only the anchor itself), as the task kinds'
-    recommend() builds them.
-  """
-  data = task.data
-  if task.spec.task == 'user_item':
-    parts = ([data.train, data.val, data.test] if exclude_known
-             else [data.train.select(slice(0, 0))])
-    return 'user_id', data.user_ids, metrics.UserItems(parts, data.num_users)
-  if task.spec.task == 'item_item':
-    edges = (data.all_edges() if exclude_known
-             else data.train.select(slice(0, 0)))
-    return 'anchor_item_id', data.item_ids, item_item.neighbours(
-        [edges], data.num_items, self_loops=True)
-  raise ConfigError(f'Export does not know task kind {task.spec.task!r}.')
 
 
 def top_k(task: base.Task, outputs, known: metrics.UserItems, num_queries: int,
@@ -191,7 +166,7 @@ def write_export(task: base.Task, params, out: str, k: int = 10,
     _save_npy(os.path.join(out, files['user_embeddings']), user)
     _ids_csv(os.path.join(out, files['users']), 'user_id', data.user_ids,
              None)
-  column, query_ids, known = queries(task, exclude_known)
+  column, query_ids, known = task.kind.queries(task, exclude_known)
   rows = top_k(task, outputs, known, len(query_ids), k,
                task.config.eval_chunk_size)
   names = data.item_names

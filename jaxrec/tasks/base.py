@@ -78,6 +78,16 @@ class TaskKind:
     """{baseline name: metrics} through the same evaluation."""
     raise NotImplementedError
 
+  def queries(self, task: Task, exclude_known: bool = True
+              ) -> tuple[str, np.ndarray, Any]:
+    """What recommendations rank for, and what they never list.
+
+    Returns:
+      (query column name, e.g. 'user_id'; [Q] raw ids of the queries;
+      metrics.UserItems of the items never listed for each query).
+    """
+    raise NotImplementedError
+
   def recommend(self, task: Task, params, user: str | None = None,
                 item: str | None = None, k: int = 10,
                 exclude_known: bool = True) -> list['Recommendation']:

@@ -180,8 +180,16 @@ class ItemItem(base.TaskKind):
       raise ConfigError(f'{task.config.model.name} recommends items for items: '
                         f'pass --item=ID (not --user).')
     i = base.lookup(data.item_ids, item, 'item')
-    edges = (data.all_edges() if exclude_known
-             else data.train.select(slice(0, 0)))
-    known = neighbours([edges], data.num_items, self_loops=True)
+    _, _, known = self.queries(task, exclude_known)
     return base.recommend_rows(task, params, i, known, data.item_ids,
                                data.item_names, k)
+
+  def queries(self, task: base.Task, exclude_known: bool = True
+              ) -> tuple[str, np.ndarray, metrics.UserItems]:
+    """Anchor items, and the items never listed for them: the anchor
+    itself and, with exclude_known, its known neighbours."""
+    data = task.data
+    edges = (data.all_edges() if exclude_known
+             else data.train.select(slice(0, 0)))
+    return 'anchor_item_id', data.item_ids, neighbours(
+        [edges], data.num_items, self_loops=True)

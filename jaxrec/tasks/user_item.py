@@ -17,8 +17,8 @@ result counts them in 'num_cold_skipped', next to 'num_evaluated' (the users
 scored); neither is a metric (evaluate.NOT_METRICS). Cold is a property of
 the split, not of the model, so every model of a split is scored on the
 same users: an implicit model on signed data still scores a user whose
-train rows are all dislikes, which it does not train on. A split where every user with likes is cold has nothing
-to evaluate (has_split is False).
+train rows are all dislikes, which it does not train on. A split where
+every user with likes is cold has nothing to evaluate (has_split is False).
 """
 
 from __future__ import annotations
@@ -200,8 +200,15 @@ class UserItem(base.TaskKind):
       raise ConfigError(f'{task.config.model.name} recommends items to '
                         f'users: pass --user=ID (not --item).')
     u = base.lookup(ds.user_ids, user, 'user')
-    parts = [ds.train, ds.val, ds.test] if exclude_known else [
-        ds.train.select(slice(0, 0))]
-    seen = metrics.UserItems(parts, ds.num_users)
+    _, _, seen = self.queries(task, exclude_known)
     return base.recommend_rows(task, params, u, seen, ds.item_ids,
                                ds.item_names, k)
+
+  def queries(self, task: base.Task, exclude_known: bool = True
+              ) -> tuple[str, np.ndarray, metrics.UserItems]:
+    """Users, and the items never listed for them: with exclude_known,
+    every item they interacted with in any split; else none."""
+    ds = task.data
+    parts = [ds.train, ds.val, ds.test] if exclude_known else [
+        ds.train.select(slice(0, 0))]
+    return 'user_id', ds.user_ids, metrics.UserItems(parts, ds.num_users)
