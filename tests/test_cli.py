@@ -176,8 +176,10 @@ def _install(tmp_path):
                     ignore=shutil.ignore_patterns('__pycache__'))
   target = tmp_path / 'site'
   proc = subprocess.run(
+      # Build isolation: the build backend comes from the package index, as
+      # in any pip install (a fresh venv may have no setuptools or wheel).
       [sys.executable, '-m', 'pip', 'install', '--quiet', '--no-deps',
-       '--no-build-isolation', '--no-index', f'--target={target}', str(src)],
+       f'--target={target}', str(src)],
       capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return target
