@@ -43,6 +43,9 @@ SMOKE_CONFIGS = {  # config -> recommend.py query
     'grcn_kwai': '--user=3',
     'grcn_ml100k': '--user=3',
 }
+# Configs also evaluated and queried through evaluate.py and recommend.py:
+# one per task kind and data reader (each tool start costs seconds).
+EVALUATED = ('lightgcn_ml100k', 'gcn_copurchase_toy', 'grcn_movielens')
 # Configs whose default data is built in (and must be flagged as synthetic).
 SYNTHETIC = ('lightgcn_synthetic', 'gcn_copurchase_toy', 'grcn_movielens',
              'grcn_tiktok', 'grcn_kwai')
@@ -74,6 +77,8 @@ def test_smoke_config_trains_evaluates_and_recommends(config, tmp_path):
     assert final['test/recall@10'] > final['baseline/MostPop/recall@10'] + 0.2
   assert os.path.exists(os.path.join(workdir, 'train.log'))
 
+  if config not in EVALUATED:
+    return
   if 'test/recall@10' in final:
     proc = _run('launch/evaluate.py', f'--workdir={workdir}', '--split=test')
     assert proc.returncode == 0, proc.stderr[-3000:]

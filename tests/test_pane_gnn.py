@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import test_pane_gnn_reference
 from configs import pane_gnn_synthetic
 from configs import siren_synthetic
 from jaxrec import checkpoint
@@ -301,13 +302,8 @@ def test_each_variant_trains_a_step_without_nan(model, variant):
 
 def test_contrastive_term_enters_the_loss_only_with_gcl():
   def loss(variant, weight):
-    config = _signed_config(**{'model.variant': variant,
-                               'model.contrastive_weight': weight})
-    task = tasks.build(config)
-    state = train_state.create(task, 0)
-    batch = train.shard(task.kind.batches(task, 1).batch(0, 0), 1)
-    return float(train.make_step(task)(state, jax.device_put(task.inputs),
-                                       batch, 0)[1])
+    return test_pane_gnn_reference.forward_loss(_signed_config(
+        **{'model.variant': variant, 'model.contrastive_weight': weight}))
   assert loss('D', 0.5) > loss('D', 0.0) + 1e-3
   assert loss('C', 0.5) == pytest.approx(loss('C', 0.0), rel=1e-6)
 
