@@ -34,6 +34,7 @@ import ml_collections
 import numpy as np
 
 from jaxrec import evaluate
+from jaxrec import files
 from jaxrec import models
 from jaxrec import train
 from jaxrec import workdir as workdir_lib
@@ -197,14 +198,6 @@ def _strip(result: Mapping[str, float], split: str) -> dict[str, float]:
           if k.startswith(prefix)}
 
 
-def _write_json(path: str, value: Any) -> None:
-  """Writes JSON aside and renames it, so a reader never sees half a file."""
-  staging = path + '.tmp'
-  with open(staging, 'w') as f:
-    json.dump(value, f, indent=2)
-  os.replace(staging, path)
-
-
 def _train_one(config: ml_collections.ConfigDict, run_dir: str,
                index: int, allow_data_change: bool) -> dict[str, Any]:
   """Trains (or resumes) one run in run_dir; its entry of cv.json's 'runs'."""
@@ -305,7 +298,7 @@ def _run_locked(config: ml_collections.ConfigDict, workdir: str, unit: str,
       'best_test': {'mean': best_mean, 'std': best_std},
       'baselines': _summarize_baselines(runs),
   }
-  _write_json(os.path.join(workdir, CV_FILE), cv)
+  files.write_json(os.path.join(workdir, CV_FILE), cv)
   return cv
 
 

@@ -19,7 +19,6 @@ ranking filter applies there as it does in recommend.py.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from typing import Any, Iterator
 
@@ -27,6 +26,7 @@ import jax
 import numpy as np
 
 from jaxrec import evaluate
+from jaxrec import files as files_lib
 from jaxrec import metrics
 from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError
@@ -97,25 +97,11 @@ def dot_products_rank(task: base.Task, outputs, sample: int = 64) -> bool:
               np.allclose(model, dot, rtol=1e-4, atol=1e-5))
 
 
-def _write(path: str, write) -> None:
-  """Writes a file aside and renames it: never half a file on disk."""
-  tmp = f'{path}.tmp-{os.getpid()}'
-  write(tmp)
-  os.replace(tmp, path)
-
-
 def _save_npy(path: str, array: np.ndarray) -> None:
   def write(tmp):
     with open(tmp, 'wb') as f:
       np.save(f, array)
-  _write(path, write)
-
-
-def _save_json(path: str, value: Any) -> None:
-  def write(tmp):
-    with open(tmp, 'w') as f:
-      json.dump(value, f, indent=2)
-  _write(path, write)
+  files_lib.write_atomically(path, write)
 
 
 def _write_csv(path: str, header: list[str], rows) -> None:
@@ -124,7 +110,7 @@ def _write_csv(path: str, header: list[str], rows) -> None:
       w = csv.writer(f)
       w.writerow(header)
       w.writerows(rows)
-  _write(path, write)
+  files_lib.write_atomically(path, write)
 
 
 def _ids_csv(path: str, column: str, ids: np.ndarray,
@@ -183,7 +169,7 @@ def write_export(task: base.Task, params, out: str, k: int = 10,
       'num_users': None if user is None else int(user.shape[0]),
       'queries': column, 'files': files,
       'dot_products_rank': dot_products_rank(task, outputs)}
-  _save_json(os.path.join(out, MANIFEST), manifest)
+  files_lib.write_json(os.path.join(out, MANIFEST), manifest)
   return manifest
 
 

@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 from absl import logging
 
+from jaxrec import files
 from jaxrec.errors import UserError
 
 FILE = 'data_fingerprint.json'
@@ -106,10 +107,8 @@ def of_data(data: Any) -> dict[str, dict[str, Any]]:
 
 def save(workdir: str, parts: Mapping[str, Any]) -> None:
   """Writes WORKDIR/data_fingerprint.json (aside, then renamed)."""
-  path = os.path.join(workdir, FILE)
-  with open(path + '.tmp', 'w') as f:
-    json.dump({'version': VERSION, 'parts': dict(parts)}, f, indent=2)
-  os.replace(path + '.tmp', path)
+  files.write_json(os.path.join(workdir, FILE),
+                   {'version': VERSION, 'parts': dict(parts)})
 
 
 def load(workdir: str) -> dict[str, Any] | None:
