@@ -91,6 +91,8 @@ KERNELS: dict[str, Callable[[Adjacency, jax.Array, jax.Array], jax.Array]] = {
     'segment_sum': _segment_sum_kernel,
     'csr': _csr_kernel,
 }
+# The values of config.model.propagation: 'auto' (default_impl) or a kernel.
+PROPAGATIONS = ('auto', *KERNELS)
 
 
 def default_impl(backend: str | None = None) -> str:

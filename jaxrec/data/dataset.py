@@ -8,11 +8,10 @@ so that recommendations can be printed with the ids and names users know.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 import numpy as np
 
-from jaxrec.errors import ConfigError
 from jaxrec.errors import DataError  # noqa: F401  (re-exported for loaders)
 
 
@@ -165,9 +164,3 @@ def remap_ids(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ids.astype(np.int32), vocab
   uniq, ids = np.unique(as_int, return_inverse=True)
   return ids.astype(np.int32), uniq.astype(str)
-
-
-def check_choice(value: str, choices: Sequence[str], key: str) -> None:
-  """Raises ConfigError unless value is one of choices (config key `key`)."""
-  if value not in choices:
-    raise ConfigError(f'{key}={value!r} is not one of {list(choices)}.')

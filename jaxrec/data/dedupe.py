@@ -11,7 +11,8 @@ from typing import Mapping, Optional
 from absl import logging
 import numpy as np
 
-from jaxrec.data.dataset import DataError, Dataset, Interactions, check_choice
+from jaxrec import checks
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 DUPLICATE_POLICIES = ('error', 'keep_first', 'keep_last')
 SPLIT_NAMES = ('train', 'val', 'test')
@@ -110,7 +111,7 @@ def check_duplicates(
     (dataset, removed): the deduplicated dataset and, per split name, how many
     rows were dropped from it.
   """
-  check_choice(policy, DUPLICATE_POLICIES, 'config.data.duplicates')
+  checks.check_choice(policy, 'config.data.duplicates', DUPLICATE_POLICIES)
   files, lines = dict(files or {}), dict(lines or {})
   earlier = []  # (file, sorted keys, their line numbers) of earlier splits.
   removed = {}

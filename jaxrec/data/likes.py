@@ -11,7 +11,8 @@ import dataclasses
 import ml_collections
 import numpy as np
 
-from jaxrec.data.dataset import DataError, Dataset, Interactions, check_choice
+from jaxrec import checks
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 
 RULES = ('all', 'rating', 'threshold', 'label')
 
@@ -31,7 +32,7 @@ def positive_mask(inter: Interactions, rule: str, min_rating: float,
   Returns:
     bool [n]: True where the row is positive.
   """
-  check_choice(rule, RULES, 'config.data.positive')
+  checks.check_choice(rule, 'config.data.positive', RULES)
   if rule == 'all':
     return np.ones(len(inter), bool)
   if inter.rating is None:

@@ -11,8 +11,9 @@ from typing import Optional
 import ml_collections
 import numpy as np
 
+from jaxrec import checks
 from jaxrec.data import likes
-from jaxrec.data.dataset import DataError, Dataset, Interactions, check_choice
+from jaxrec.data.dataset import DataError, Dataset, Interactions
 from jaxrec.errors import ConfigError
 
 ORDERS = ('random', 'time')
@@ -64,7 +65,7 @@ def _num_held_out(count: np.ndarray, ratio: float) -> np.ndarray:
 def _ratio_split(inter: Interactions, ratio: float, seed: int, order: str,
                  stream: int) -> tuple[Interactions, Interactions]:
   """ratio_split with a chosen random stream."""
-  check_choice(order, ORDERS, 'config.data.split_order')
+  checks.check_choice(order, 'config.data.split_order', ORDERS)
   if not 0 <= ratio < 1:
     raise ConfigError(f'split ratio {ratio} (config.data.test_ratio / '
                       f'val_ratio) must be in [0, 1).')

@@ -138,13 +138,10 @@ def create(config: ml_collections.ConfigDict, data: Any) -> GCNEncoder:
       'dropout': checks.FRACTION,
       'neg_ratio': checks.POSITIVE_INT,
   }, default_config())
-  checks.check_choice(m.propagation, 'config.model.propagation',
-                      ('auto', *kernels.KERNELS))
+  checks.check_choices(m, 'config.model', {
+      'propagation': kernels.PROPAGATIONS, 'similarity': SIMILARITIES})
   names = tuple(m.features)
   missing = [n for n in names if n not in data.item_features]
-  if m.similarity not in SIMILARITIES:
-    raise ConfigError(f'config.model.similarity={m.similarity!r} is not one '
-                      f'of {SIMILARITIES}.')
   if missing or not (m.use_ids or names):
     raise ConfigError(
         f'config.model.features={list(names)}: the data has item features '

@@ -284,16 +284,10 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> GRCN:
       'num_routing': checks.NON_NEGATIVE_INT,
       'edge_dropout': checks.FRACTION,
   }, default_config())
-  checks.check_choice(m.propagation, 'config.model.propagation',
-                      ('auto', *kernels.KERNELS))
-  for key, value, choices in (('weight_mode', m.weight_mode, WEIGHT_MODES),
-                              ('fusion_mode', m.fusion_mode, FUSION_MODES),
-                              ('routing', m.routing, ROUTINGS),
-                              ('mlp_init', m.mlp_init, MLP_INITS),
-                              ('l2_variant', m.l2_variant, L2_VARIANTS)):
-    if value not in choices:
-      raise ConfigError(f'config.model.{key}={value!r} is not one of '
-                        f'{choices}.')
+  checks.check_choices(m, 'config.model', {
+      'propagation': kernels.PROPAGATIONS, 'weight_mode': WEIGHT_MODES,
+      'fusion_mode': FUSION_MODES, 'routing': ROUTINGS,
+      'mlp_init': MLP_INITS, 'l2_variant': L2_VARIANTS})
   if config.num_negatives != 1:
     raise ConfigError(f'GRCN trains with one negative per interaction, as '
                       f'the authors do: set config.num_negatives=1 (now '

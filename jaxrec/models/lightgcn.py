@@ -70,7 +70,7 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> LightGCN:
       'num_layers': checks.NON_NEGATIVE_INT,  # 0 = matrix factorisation.
   }, default_config())
   checks.check_choice(config.model.propagation, 'config.model.propagation',
-                      ('auto', *kernels.KERNELS))
+                      kernels.PROPAGATIONS)
   return LightGCN(num_users=data.num_users, num_items=data.num_items,
                   embed_dim=config.model.embed_dim,
                   num_layers=config.model.num_layers,

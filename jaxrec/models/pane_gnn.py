@@ -241,15 +241,9 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
       # inf filters nothing (variant D's ranking), -inf everything.
       'filter_threshold': checks.NOT_NAN,
   }, default_config())
-  checks.check_choice(m.propagation, 'config.model.propagation',
-                      ('auto', *kernels.KERNELS))
-  for key, choices in (('mlp_input', MLP_INPUTS),
-                       ('edge_removal_mode', EDGE_REMOVAL_MODES),
-                       *pane_gnn_loss.CHOICES.items()):
-    value = m[key]
-    if value not in choices:
-      raise ConfigError(f'config.model.{key}={value!r} is not one of '
-                        f'{choices}.')
+  checks.check_choices(m, 'config.model', {
+      'propagation': kernels.PROPAGATIONS, 'mlp_input': MLP_INPUTS,
+      'edge_removal_mode': EDGE_REMOVAL_MODES, **pane_gnn_loss.CHOICES})
   return PANEGNN(num_users=data.num_users, num_items=data.num_items,
                  parts=parts(config), embed_dim=m.embed_dim,
                  num_layers=m.num_layers, dropout=m.dropout,

@@ -100,7 +100,7 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
       'feedback_coef': checks.NON_NEGATIVE,
   }, default_config())
   checks.check_choice(m.propagation, 'config.model.propagation',
-                      ('auto', *kernels.KERNELS))
+                      kernels.PROPAGATIONS)
   return SiReN(num_users=data.num_users, num_items=data.num_items,
                embed_dim=m.embed_dim, num_layers=m.num_layers,
                dropout=m.dropout, propagation=m.propagation)
