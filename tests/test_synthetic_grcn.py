@@ -12,23 +12,13 @@ import tempfile
 import numpy as np
 import pytest
 
+from test_grcn_layout import pairs, tiny
+
 from jaxrec.data import config as data_config_lib
 from jaxrec.data import grcn_layout
 from jaxrec.data import grcn_write
 from jaxrec.data import pipeline
 from jaxrec.data import synthetic_grcn
-
-
-def tiny(preset='movielens', seed=0):
-  """A small synthetic GRCN dataset (real feature widths)."""
-  return synthetic_grcn.synthetic_grcn(preset, num_users=40, num_items=30,
-                                       seed=seed)
-
-
-def pairs(inter):
-  """The sorted (user, item) pairs of a split, as an int64 [n, 2] array."""
-  rows = np.stack([inter.user, inter.item], axis=1).astype(np.int64)
-  return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
 
 
 def assert_same_array(a, b, what):
