@@ -36,6 +36,7 @@ import numpy as np
 from jaxrec import evaluate
 from jaxrec import files
 from jaxrec import models
+from jaxrec import stacked
 from jaxrec import train
 from jaxrec import workdir as workdir_lib
 from jaxrec.errors import ConfigError
@@ -198,11 +199,9 @@ def _strip(result: Mapping[str, float], split: str) -> dict[str, float]:
           if k.startswith(prefix)}
 
 
-def _train_one(config: ml_collections.ConfigDict, run_dir: str,
-               index: int, allow_data_change: bool) -> dict[str, Any]:
-  """Trains (or resumes) one run in run_dir; its entry of cv.json's 'runs'."""
-  start = time.monotonic()
-  result = train.train_and_evaluate(config, run_dir, allow_data_change)
+def _record(config: ml_collections.ConfigDict, run_dir: str, index: int,
+            result: Mapping[str, float], seconds: float) -> dict[str, Any]:
+  """A trained run's entry of cv.json's 'runs'."""
   record = final_record(run_dir)
   test_epoch, best_test = best_test_epoch(run_dir, config.selection_metric)
   return {
@@ -210,13 +209,55 @@ def _train_one(config: ml_collections.ConfigDict, run_dir: str,
       'seed': config.seed,
       'workdir': run_dir,
       'best_epoch': record.get('best_epoch'),
-      'seconds': round(time.monotonic() - start, 3),
+      'seconds': round(seconds, 3),
       'test': _strip(result, 'test'),
       'val': _strip(result, 'val'),
       'baselines': _baselines(record),
       'best_test_epoch': test_epoch,
       'best_test': best_test,
   }
+
+
+def train_runs(configs: Sequence[ml_collections.ConfigDict],
+               workdirs: Sequence[str], allow_data_change: bool = False,
+               parallel: int = 1, labels: Sequence[str] | None = None
+               ) -> list[tuple[dict[str, float], float]]:
+  """Trains (or resumes) runs one after the other, or `parallel` at a time.
+
+  Args:
+    configs: the runs' configs.
+    workdirs: their folders.
+    allow_data_change: see train.train_and_evaluate.
+    parallel: how many runs may share one compiled program (jaxrec.stacked:
+      runs that differ only in stacked.varying_fields()); 1 trains each
+      alone.
+    labels: the runs' names in log lines.
+
+  Returns:
+    Per run, in order: (its best checkpoint's metrics, seconds spent on its
+    program in this call).
+  """
+  labels = labels or [os.path.basename(w) for w in workdirs]
+  if parallel < 1:
+    raise ConfigError(f'parallel (--parallel) must be at least 1; got '
+                      f'{parallel}.')
+  out = [None] * len(configs)
+  groups = (stacked.programs(configs, parallel) if parallel > 1 else
+            [[i] for i in range(len(configs))])
+  for n, idx in enumerate(groups):
+    logging.info('Training %s (program %d of %d).',
+                 ', '.join(labels[i] for i in idx), n + 1, len(groups))
+    start = time.monotonic()
+    if parallel > 1:
+      results = stacked.train_many([configs[i] for i in idx],
+                                   [workdirs[i] for i in idx],
+                                   allow_data_change, [labels[i] for i in idx])
+    else:
+      results = [train.train_and_evaluate(configs[idx[0]], workdirs[idx[0]],
+                                          allow_data_change)]
+    for i, result in zip(idx, results):
+      out[i] = (result, time.monotonic() - start)
+  return out
 
 
 def _summarize_baselines(runs: Sequence[Mapping[str, Any]]
@@ -232,8 +273,8 @@ def _summarize_baselines(runs: Sequence[Mapping[str, Any]]
 
 def run(config: ml_collections.ConfigDict, workdir: str,
         num_folds: int | None = None, num_seeds: int | None = None,
-        name: str | None = None,
-        allow_data_change: bool = False) -> dict[str, Any]:
+        name: str | None = None, allow_data_change: bool = False,
+        parallel: int = 1) -> dict[str, Any]:
   """Trains (or resumes) every fold or seed of a config; writes cv.json.
 
   K-fold data (config.data.split 'kfold', or data.format 'fold_files') gets
@@ -253,6 +294,25 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     name: the results' label in tables (default: default_name(config)).
     allow_data_change: resume runs even if their data differs from the
       data they trained on (see train.train_and_evaluate).
+    parallel: train up to this many folds or seeds in one compiled program
+      (jaxrec.stacked); the results equal the runs trained one by one.
+
+  Returns:
+    What cv.json holds (see write()).
+  """
+  unit, configs = run_configs(config, num_folds, num_seeds)
+  os.makedirs(workdir, exist_ok=True)
+  with workdir_lib.lock(workdir, 'cross-validate'):
+    dirs = [os.path.join(workdir, f'{unit}_{i}') for i in range(len(configs))]
+    trained = train_runs(configs, dirs, allow_data_change, parallel)
+    return write(config, workdir, unit, configs, trained, name)
+
+
+def write(config: ml_collections.ConfigDict, workdir: str, unit: str,
+          configs: Sequence[ml_collections.ConfigDict],
+          trained: Sequence[tuple[Mapping[str, float], float]],
+          name: str | None = None) -> dict[str, Any]:
+  """Summarises trained runs (train_runs' output) into WORKDIR/cv.json.
 
   Returns:
     What cv.json holds: 'name', 'model', 'unit' ('fold' or 'seed'), 'runs'
@@ -260,31 +320,18 @@ def run(config: ml_collections.ConfigDict, workdir: str,
     this call, 'test' and 'val' metrics of the best checkpoint, the
     'baselines'' test metrics, and the papers' protocol: 'best_test_epoch'
     and its 'best_test' metrics, see best_test_epoch()), 'mean' and 'std'
-    of the val-selected test metrics over the runs, 'best_test':
-    {'mean', 'std'} of the best-test-epoch metrics (empty dicts unless every
-    run has them), 'selection_metric', and 'baselines': name -> {'mean',
-    'std'} (e.g. MostPop).
+    of the val-selected test metrics over the runs, 'val_mean' of their
+    validation metrics (what sweeps rank by), 'best_test': {'mean', 'std'}
+    of the best-test-epoch metrics (empty dicts unless every run has them),
+    'selection_metric', and 'baselines': name -> {'mean', 'std'} (e.g.
+    MostPop).
   """
-  unit, configs = run_configs(config, num_folds, num_seeds)
-  os.makedirs(workdir, exist_ok=True)
-  with workdir_lib.lock(workdir, 'cross-validate'):
-    return _run_locked(config, workdir, unit, configs, name,
-                       allow_data_change)
-
-
-def _run_locked(config: ml_collections.ConfigDict, workdir: str, unit: str,
-                configs: Sequence[ml_collections.ConfigDict],
-                name: str | None, allow_data_change: bool) -> dict[str, Any]:
-  """run(), with the workdir's lock held."""
-  runs = []
-  for index, cfg in enumerate(configs):
-    run_dir = os.path.join(workdir, f'{unit}_{index}')
-    logging.info('Cross-validation: %s %d (%d of %d) in %s', unit, index,
-                 index + 1, len(configs), run_dir)
-    runs.append(_train_one(cfg, run_dir, index, allow_data_change))
-    logging.info('Test metrics of the best checkpoints so far:\n%s',
-                 evaluate.format_table(
-                     {f'{unit} {r["index"]}': r['test'] for r in runs}))
+  runs = [_record(cfg, os.path.join(workdir, f'{unit}_{i}'), i, result,
+                  seconds)
+          for i, (cfg, (result, seconds)) in enumerate(zip(configs, trained))]
+  logging.info('Test metrics of the best checkpoints:\n%s',
+               evaluate.format_table(
+                   {f'{unit} {r["index"]}': r['test'] for r in runs}))
   mean, std = summarize([r['test'] for r in runs])
   best_mean, best_std = summarize([r['best_test'] for r in runs])
   cv = {
@@ -294,6 +341,7 @@ def _run_locked(config: ml_collections.ConfigDict, workdir: str, unit: str,
       'runs': runs,
       'mean': mean,
       'std': std,
+      'val_mean': summarize([r['val'] for r in runs])[0],
       'selection_metric': config.selection_metric,
       'best_test': {'mean': best_mean, 'std': best_std},
       'baselines': _summarize_baselines(runs),

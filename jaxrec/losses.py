@@ -201,3 +201,8 @@ def info_nce_batch_rows(views_a: list[jax.Array], view_b: jax.Array,
   total = batch_sum(total)
   return jnp.where(valid, jnp.log(total) - jnp.log(positive), 0.0)
 
+
+def is_off(weight) -> bool:
+  """Whether a loss term's weight is a Python zero, so the term can be
+  skipped; a traced weight (stacked runs vary it) never is."""
+  return isinstance(weight, (int, float)) and weight == 0

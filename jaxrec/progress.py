@@ -115,8 +115,9 @@ class Console:
   evaluation of an evaluated epoch, which joins the same line.
   """
 
-  def __init__(self, config, start_epoch: int):
+  def __init__(self, config, start_epoch: int, label: str = ''):
     self.config = config
+    self.label = label  # Prefix of every line (stacked runs: the run's).
     self.start_epoch = start_epoch
     self._times: list[tuple[int, float]] = []  # (epoch, elapsed) per epoch.
     self._pending: tuple[int, str] | None = None
@@ -166,7 +167,8 @@ class Console:
     """An epoch's training; logged now, or with its evaluation (evaluated)."""
     self.flush()  # An evaluation that never came (e.g. a changed loop).
     self._times.append((epoch, elapsed))
-    text = (f'epoch {epoch}/{self.config.num_epochs}  loss {loss:.5f}  '
+    text = (f'{self.label}epoch {epoch}/{self.config.num_epochs}  '
+            f'loss {loss:.5f}  '
             f'{examples_per_sec:.0f} ex/s  elapsed '
             f'{format_duration(elapsed)}')
     if evaluated:
@@ -196,7 +198,8 @@ class Console:
     self._improve(selection, epoch)
     pending = self._pending
     self._pending = None
-    text = pending[1] if pending and pending[0] == epoch else f'epoch {epoch}'
+    text = (pending[1] if pending and pending[0] == epoch else
+            f'{self.label}epoch {epoch}')
     parts = [text, self._metrics(results)]
     if self._times:
       parts.append(self.eta(epoch))

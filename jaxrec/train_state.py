@@ -13,8 +13,17 @@ TrainState = train_state.TrainState
 
 
 def optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam; regularisation is an explicit loss term, not optimizer decay."""
-  return optax.adam(config.learning_rate)
+  """The run's optimizer (see adam)."""
+  return adam(config.learning_rate)
+
+
+def adam(learning_rate) -> optax.GradientTransformation:
+  """Adam; regularisation is an explicit loss term, not optimizer decay.
+
+  learning_rate may be traced (stacked runs vary it): it is not part of
+  the optimizer state, so runs with different rates share its structure.
+  """
+  return optax.adam(learning_rate)
 
 
 def create(task: Task, seed: int) -> TrainState:

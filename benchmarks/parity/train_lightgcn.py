@@ -305,7 +305,7 @@ def run_theirs(config) -> dict:
 def run_jaxrec(config) -> dict:
   """jaxrec's train_and_evaluate, no early stopping, the same budget."""
   import jax  # pylint: disable=g-import-not-at-top
-  from jaxrec import train  # pylint: disable=g-import-not-at-top
+  from jaxrec import runs, train  # pylint: disable=g-import-not-at-top
   rss_imports = _peak_rss_gb()
   config.num_epochs = _EPOCHS.value
   config.eval_every_epochs = _EVAL_EVERY.value
@@ -313,15 +313,15 @@ def run_jaxrec(config) -> dict:
   config.log_test_every_eval = True
   config.patience = 0
   eval_seconds = {}
-  select = train._select  # pylint: disable=protected-access
+  select = runs._select  # pylint: disable=protected-access
 
-  def timed_select(task, state, loss, epoch, log):
+  def timed_select(run, evaluate_fn, loss, epoch):
     start = time.perf_counter()
-    out = select(task, state, loss, epoch, log)
+    out = select(run, evaluate_fn, loss, epoch)
     eval_seconds[epoch] = time.perf_counter() - start
     return out
 
-  train._select = timed_select  # pylint: disable=protected-access
+  runs._select = timed_select  # pylint: disable=protected-access
   workdir = tempfile.mkdtemp(prefix='level3_lightgcn_jaxrec_')
   try:
     train.train_and_evaluate(config, workdir)

@@ -5,7 +5,7 @@
   python launch/train.py --config=configs/lightgcn_synthetic.py:smoke
 
 are the same command. Each tool is a module here with its flags and main
-(train, evaluate, recommend, cross_validate, cv_table); app.py holds what
+(train, evaluate, recommend, cross_validate, sweep, cv_table, ...); app.py holds what
 they share (one-line errors with exit code 2, --debug, --help with the
 config's fields), config_files.py the --config file, preflight.py the
 config's checks before any folder is made.
@@ -24,6 +24,7 @@ TOOLS = {
     'evaluate': ('jaxrec.cli.evaluate', True),
     'recommend': ('jaxrec.cli.recommend', True),
     'cross-validate': ('jaxrec.cli.cross_validate', True),
+    'sweep': ('jaxrec.cli.sweep', True),
     'cv-table': ('jaxrec.cli.cv_table', False),
     'plot': ('jaxrec.cli.plot', False),
     'export': ('jaxrec.cli.export', True),
@@ -55,6 +56,10 @@ def recommend() -> None:
 
 def cross_validate() -> None:
   launch('cross-validate')
+
+
+def sweep() -> None:
+  launch('sweep')
 
 
 def cv_table() -> None:

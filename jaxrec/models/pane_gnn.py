@@ -319,4 +319,5 @@ SPEC = spec.ModelSpec(
     default_config=default_config, create=create, inputs=inputs,
     loss_params=pane_gnn_loss.loss_params, loss=pane_gnn_loss.loss,
     eval_outputs=eval_outputs, score=score, label=label,
-    eval_overrides=eval_overrides)
+    eval_overrides=eval_overrides,
+    stacked_fields=('feedback_coef', 'contrastive_weight', 'temperature'))

@@ -153,7 +153,7 @@ def loss(model: nn.Module, params, graphs_in,
   l2 = [hp.l2_weight * losses.row_squared_norms(out[t], *rows)
         for t, rows in l2_rows.items() if t in out]
   contrastive = []
-  if 'v_tilde' in out and hp.contrastive_weight:
+  if 'v_tilde' in out and not losses.is_off(hp.contrastive_weight):
     contrastive = [hp.contrastive_weight * c for c in _info_nce(
         hp, out['v'], out['v_tilde'], node[:2], batch['mask'] > 0, ctx)]
   if hp.loss_reduction == 'code':

@@ -159,4 +159,4 @@ SPEC = spec.ModelSpec(
     name='siren', task='user_item', feedback='signed',
     default_config=default_config, create=create, inputs=spec.graph_inputs,
     loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
-    score=spec.embedding_dot_scores)
+    score=spec.embedding_dot_scores, stacked_fields=('feedback_coef',))

@@ -88,6 +88,10 @@ class ModelSpec:
     label: config -> the run's name in tables (e.g. with an ablation).
     eval_overrides: config -> the config.model fields that evaluation may
       change without retraining (they act only when ranking).
+    stacked_fields: the config.model fields that may differ between runs
+      trained in one program (jaxrec.stacked): they reach the step only as
+      numbers of loss_params, used in arithmetic (never in Python
+      control flow), so the program takes them as traced arrays.
   """
 
   name: str
@@ -104,6 +108,7 @@ class ModelSpec:
   label: Callable[[ml_collections.ConfigDict], str] = _name
   eval_overrides: Callable[[ml_collections.ConfigDict],
                            tuple[str, ...]] = _no_overrides
+  stacked_fields: tuple[str, ...] = ()
 
 
 def graph_inputs(config: ml_collections.ConfigDict, data: Any,

@@ -72,6 +72,12 @@ class TaskKind:
 
   def evaluate(self, task: Task, params, split: str) -> dict[str, float]:
     """The model's metrics on 'val' or 'test'."""
+    return self.evaluate_outputs(task, model_outputs(task, params), split)
+
+  def evaluate_outputs(self, task: Task, outputs,
+                       split: str) -> dict[str, float]:
+    """The metrics of the model's ranking outputs (spec.eval_outputs), e.g.
+    one run's slice of stacked runs' outputs (jaxrec.stacked)."""
     raise NotImplementedError
 
   def baselines(self, task: Task, split: str) -> dict[str, dict[str, float]]:

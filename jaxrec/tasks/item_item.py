@@ -144,10 +144,10 @@ class ItemItem(base.TaskKind):
       raise ConfigError(f"split must be 'val' or 'test', got {split!r}.")
     return len(getattr(task.data, split)) > 0
 
-  def evaluate(self, task: base.Task, params, split: str) -> dict[str, float]:
+  def evaluate_outputs(self, task: base.Task, outputs,
+                       split: str) -> dict[str, float]:
     """The model's AUC and ranking metrics on 'val' or 'test' edges."""
-    return evaluate_scores(task, task.spec.score,
-                           base.model_outputs(task, params), split)
+    return evaluate_scores(task, task.spec.score, outputs, split)
 
   def baselines(self, task: base.Task,
                 split: str) -> dict[str, dict[str, float]]:

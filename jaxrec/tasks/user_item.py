@@ -161,13 +161,13 @@ class UserItem(base.TaskKind):
     """Whether the split has likes of users with a train row to evaluate."""
     return bool(truth(task.data, split).counts().any())
 
-  def evaluate(self, task: base.Task, params, split: str) -> dict[str, float]:
+  def evaluate_outputs(self, task: base.Task, outputs,
+                       split: str) -> dict[str, float]:
     """Full-ranking metrics of the model on 'val' or 'test'.
 
     Cold users are skipped and counted in 'num_cold_skipped'.
     """
-    return _evaluate(task, task.spec.score, base.model_outputs(task, params),
-                     split)
+    return _evaluate(task, task.spec.score, outputs, split)
 
   def baselines(self, task: base.Task,
                 split: str) -> dict[str, dict[str, float]]:
