@@ -10,6 +10,9 @@ Per modality m (visual, acoustic, textual):
         items of <p_u, f_i>
   h = [p; f]; alpha_m(s->t) = softmax over the edges into t of <h_t, h_s>
   rep_m = h + sum_{s->t} alpha_m(s->t) h_s
+  Only the content step differs between modalities (input widths); all
+  after it runs once, vmapped over the stacked modalities
+  (grcn_modality.py).
 Edge weight (weight_mode): mean_m alpha_m, max_m alpha_m, or confid:
   max_m alpha_m(s->t) * c[s, m] with a learnable confidence per sender node.
 Pruning: hard = relu(weight) (negative edges vanish), soft = signed weight.
@@ -39,9 +42,11 @@ from jaxrec import losses
 from jaxrec import ops
 from jaxrec.data.dataset import Dataset
 from jaxrec.errors import ConfigError
+from jaxrec.models import grcn_modality
 from jaxrec.models import spec
 from jaxrec.models.grcn_edges import after_training
 from jaxrec.models.grcn_content import Content, MLP_INITS
+from jaxrec.models.grcn_modality import normalise, pad_rows
 
 MODALITIES = ('visual', 'acoustic', 'textual')
 WEIGHT_MODES = ('mean', 'max', 'confid')
@@ -50,15 +55,6 @@ ROUTINGS = ('official', 'paper')
 # The L2 term: 'official' (the official code, see loss_fn) or 'mmrec'
 # (MMRec's GRCN adds the mean square of the whole visual preference table).
 L2_VARIANTS = ('official', 'mmrec')
-
-
-def _normalise(x: jax.Array) -> jax.Array:
-  """Rows scaled to unit L2 norm (zero rows stay zero), like F.normalize."""
-  return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
-
-
-def _pad_rows(x: jax.Array, n: int) -> jax.Array:
-  return jnp.pad(x, ((0, n - x.shape[0]), (0, 0)))
 
 
 class GRCN(nn.Module):
@@ -101,7 +97,7 @@ class GRCN(nn.Module):
   mlp_init: str = 'lecun'
 
   def _maybe_norm(self, x):
-    return _normalise(x) if self.has_norm else x
+    return normalise(x) if self.has_norm else x
 
   def _act(self, x):
     return nn.leaky_relu(x) if self.has_act else x
@@ -133,17 +129,22 @@ class GRCN(nn.Module):
       pair = jnp.minimum(jnp.arange(mask.shape[0]), adj.reverse)
       mask = mask & (ops.take_rows(draw, pair) >= self.edge_dropout)
 
-    reps, alphas, prefs = [], [], {}
+    # Per modality: the parameters and the content MLP (input widths differ).
+    prefs, p, f = {}, [], []
     for m in self.modalities:
-      rep_m, alpha_m, prefs[m] = self._modality(m, inputs, adj, mask, n_pad)
-      reps.append(rep_m)
-      alphas.append(alpha_m)
-    alpha = jnp.stack(alphas, axis=-1)  # [E_pad, M]
+      prefs[m] = self.param(f'{m}_preference', nn.initializers.xavier_normal(),
+                            (u, self.content_dim))
+      p.append(self._maybe_norm(prefs[m]))
+      f.append(self._maybe_norm(self._content(m, inputs)))
+    # The graph work, once for all modalities (vmapped over the stack).
+    reps, alpha = grcn_modality.all_modalities(
+        self._options(), adj, mask, jnp.stack(p), jnp.stack(f))
+    alpha = alpha.T  # [E_pad, M]
     weight, confidence = self._edge_weight(adj, alpha, mask, n_pad)
 
     raw_id = self.param('id_embedding', nn.initializers.xavier_normal(),
                         (n, self.embed_dim))
-    x = _pad_rows(self._maybe_norm(raw_id), n_pad)
+    x = pad_rows(self._maybe_norm(raw_id), n_pad)
     h1 = self._act(ops.propagate(adj, weight, x, self.propagation))
     h2 = self._act(ops.propagate(adj, weight, h1, self.propagation))
     id_rep = x + h1 + h2
@@ -156,33 +157,18 @@ class GRCN(nn.Module):
     return {'rep': rep[:n], 'id': raw_id, 'preference': prefs,
             'weight': weight, 'alpha': alpha, 'confidence': confidence}
 
-  def _modality(self, m: str, inputs: dict[str, Any], adj: ops.Adjacency,
-                mask: jax.Array, n_pad: int):
-    """One modality's representations, affinities and raw preferences.
-
-    Returns:
-      (rep_m float [N_pad, C], alpha_m float [E_pad], preference [U, C]).
-    """
-    u = self.num_users
-    raw_pref = self.param(f'{m}_preference', nn.initializers.xavier_normal(),
-                          (u, self.content_dim))
+  def _content(self, m: str, inputs: dict[str, Any]) -> jax.Array:
+    """Modality m's item content f [I, C], before normalisation."""
     vocab = dict(self.bag_vocab).get(m, 0)
     x = inputs['bags'][m] if vocab else inputs['features'][m]
-    f = self._maybe_norm(Content(self.num_items, self.content_dim, vocab,
-                                 self.mlp_init, name=m)(x))
-    p = self._maybe_norm(raw_pref)
-    if self.routing == 'paper':
-      into_users = mask & (adj.receivers < u)
-      for _ in range(self.num_routing):
-        h = _pad_rows(jnp.concatenate([p, f]), n_pad)
-        a = self._affinity(adj, h, into_users)
-        p = self._maybe_norm(p + ops.propagate(adj, a, h, self.propagation)
-                             [:u])
-    # 'official': the authors' routing adds zero to the preferences.
-    h = _pad_rows(jnp.concatenate([p, f]), n_pad)
-    alpha = self._affinity(adj, h, mask)
-    rep = h + self._act(ops.propagate(adj, alpha, h, self.propagation))
-    return rep, alpha, raw_pref
+    return Content(self.num_items, self.content_dim, vocab, self.mlp_init,
+                   name=m)(x)
+
+  def _options(self) -> grcn_modality.Options:
+    return grcn_modality.Options(
+        num_routing=self.num_routing, routing=self.routing,
+        has_act=self.has_act, has_norm=self.has_norm,
+        propagation=self.propagation)
 
   def _edge_weight(self, adj: ops.Adjacency, alpha: jax.Array,
                    mask: jax.Array, n_pad: int):
@@ -201,17 +187,11 @@ class GRCN(nn.Module):
     else:
       confidence = self.param('confidence', nn.initializers.xavier_normal(),
                               (n, len(self.modalities)))
-      weight = (alpha * ops.gather(adj, _pad_rows(confidence, n_pad),
+      weight = (alpha * ops.gather(adj, pad_rows(confidence, n_pad),
                                    'senders', self.propagation)).max(-1)
     if self.hard_pruning:
       weight = nn.relu(weight)
     return jnp.where(mask, weight, 0.0), confidence
-
-  def _affinity(self, adj: ops.Adjacency, h: jax.Array,
-                mask: jax.Array) -> jax.Array:
-    """alpha(s->t): softmax over the unmasked edges into t of <h_t, h_s>."""
-    logits = ops.edge_dot(adj, h, h, self.propagation)
-    return ops.segment_softmax(logits, adj.receivers, adj.num_nodes, mask)
 
 
 def enabled_modalities(config: ml_collections.ConfigDict,
