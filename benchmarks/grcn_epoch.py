@@ -16,7 +16,8 @@ full, or, with --max_steps, over that many steps and scaled to the epoch
 """
 
 from jaxrec import runtime  # pylint: disable=g-bad-import-order
-runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+if __name__ == '__main__':
+  runtime.use_huge_pages()  # First: re-executes before anything is allocated.
 
 import json
 import os
@@ -29,14 +30,18 @@ import time
 from absl import app
 from absl import flags
 
-_SCALES = flags.DEFINE_list('scales', ['tiktok', 'movielens'], 'Scales.')
-_MAX_STEPS = flags.DEFINE_integer(
-    'max_steps', 0, 'Time at most this many steps per epoch and scale up '
-    '(0 = the whole epoch).')
-_EPOCHS = flags.DEFINE_integer('epochs', 2, 'Timed epochs (after warm-up).')
-_OUT = flags.DEFINE_string('out', 'benchmarks/results/grcn_epoch.json',
-                           'Output JSON.')
-_ONE = flags.DEFINE_string('one', None, 'Internal: run one scale, print JSON.')
+if __name__ == '__main__':
+  # Flags only when run as a script: benchmarks/gpu_check.py imports
+  # run_one next to other benchmarks' functions (which define --out too).
+  _SCALES = flags.DEFINE_list('scales', ['tiktok', 'movielens'], 'Scales.')
+  _MAX_STEPS = flags.DEFINE_integer(
+      'max_steps', 0, 'Time at most this many steps per epoch and scale up '
+      '(0 = the whole epoch).')
+  _EPOCHS = flags.DEFINE_integer('epochs', 2, 'Timed epochs (after warm-up).')
+  _OUT = flags.DEFINE_string('out', 'benchmarks/results/grcn_epoch.json',
+                             'Output JSON.')
+  _ONE = flags.DEFINE_string('one', None,
+                             'Internal: run one scale, print JSON.')
 
 SCALES = {
     'tiktok': dict(users=9308, items=6710, edges=59541, batch=2048,
@@ -68,8 +73,17 @@ def make_dataset(scale: dict, seed: int = 0):
                  np.arange(i).astype(str), item_features=features)
 
 
-def run_one(name: str) -> dict:
-  """Times GRCN epochs at one scale in this process."""
+def run_one(name: str, max_steps: int = 0, epochs: int = 2,
+            scale: dict | None = None) -> dict:
+  """Times GRCN epochs at one scale in this process.
+
+  Args:
+    name: a key of SCALES, or the label of `scale`.
+    max_steps: time at most this many steps per epoch and scale up (0: the
+      whole epoch).
+    epochs: timed epochs, after the first (compiling) step.
+    scale: sizes as in SCALES (default SCALES[name]).
+  """
   import jax  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
@@ -78,7 +92,7 @@ def run_one(name: str) -> dict:
   from jaxrec import models, train, train_state  # pylint: disable=g-import-not-at-top
   from jaxrec.tasks import user_item  # pylint: disable=g-import-not-at-top
   logging.set_verbosity(logging.WARNING)
-  scale = SCALES[name]
+  scale = scale or SCALES[name]
   config = grcn_movielens.get_config()
   config.unlock()
   config.batch_size = scale['batch']
@@ -94,7 +108,7 @@ def run_one(name: str) -> dict:
   inputs = jax.device_put(task.inputs)
   setup = time.perf_counter() - t0
   steps = batches.steps_per_epoch
-  timed = min(steps, _MAX_STEPS.value or steps)
+  timed = min(steps, max_steps or steps)
 
   def epoch(e):
     t = time.perf_counter()
@@ -111,7 +125,7 @@ def run_one(name: str) -> dict:
   state, loss = step(state, inputs, train.shard(batches.batch(0, 0), 1), 0)
   jax.block_until_ready(loss)
   compile_s = time.perf_counter() - t
-  times = [epoch(e) for e in range(1, 1 + _EPOCHS.value)]
+  times = [epoch(e) for e in range(1, 1 + epochs)]
   t = time.perf_counter()
   task.kind.evaluate(task, state.params, 'test')
   eval_s = time.perf_counter() - t
@@ -130,7 +144,8 @@ def run_one(name: str) -> dict:
 def main(argv):
   del argv
   if _ONE.value:
-    print('RESULT ' + json.dumps(run_one(_ONE.value)))
+    print('RESULT ' + json.dumps(run_one(_ONE.value, _MAX_STEPS.value,
+                                         _EPOCHS.value)))
     return
   results = []
   for name in _SCALES.value:

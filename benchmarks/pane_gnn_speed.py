@@ -24,7 +24,8 @@ the people who filed the task, not by this script.
 """
 
 from jaxrec import runtime  # pylint: disable=g-bad-import-order
-runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+if __name__ == '__main__':
+  runtime.use_huge_pages()  # First: re-executes before anything is allocated.
 
 import json
 import os
@@ -47,15 +48,18 @@ from jaxrec import tasks
 from jaxrec import train
 from jaxrec import train_state
 
-_MODELS = flags.DEFINE_list('models', ['pane_gnn', 'siren', 'lightgcn'],
-                            'Models to time, each in its own process.')
-_STEPS = flags.DEFINE_integer('steps', 40, 'Timed training steps.')
-_FULL_EPOCH = flags.DEFINE_bool('full_epoch', False,
-                                'Also time one whole epoch.')
-_OUT = flags.DEFINE_string('out', 'benchmarks/results/pane_gnn_speed.json',
-                           'Where to write the JSON results.')
-_ONE = flags.DEFINE_string('one', None, 'Internal: time this model only and '
-                           'print its JSON record.')
+if __name__ == '__main__':
+  # Flags only when run as a script: benchmarks/gpu_check.py imports
+  # time_model next to other benchmarks' functions (which define --out too).
+  _MODELS = flags.DEFINE_list('models', ['pane_gnn', 'siren', 'lightgcn'],
+                              'Models to time, each in its own process.')
+  _STEPS = flags.DEFINE_integer('steps', 40, 'Timed training steps.')
+  _FULL_EPOCH = flags.DEFINE_bool('full_epoch', False,
+                                  'Also time one whole epoch.')
+  _OUT = flags.DEFINE_string('out', 'benchmarks/results/pane_gnn_speed.json',
+                             'Where to write the JSON results.')
+  _ONE = flags.DEFINE_string('one', None, 'Internal: time this model only '
+                             'and print its JSON record.')
 
 # Reported for the authors' code on ML-1M (K = 40, batch 1024), 2-core CPU.
 AUTHORS = {'pane_gnn_step_s': 5.1, 'siren_step_s': 3.1,
@@ -87,9 +91,17 @@ def _median_seconds(fn, reps: int) -> float:
   return statistics.median(times)
 
 
-def time_model(model: str) -> dict:
-  """Times one model (in this process)."""
-  config = ml1m_scale_config(model)
+def time_model(model: str, steps: int = 40, full_epoch: bool = False,
+               config=None) -> dict:
+  """Times one model (in this process).
+
+  Args:
+    model: 'pane_gnn', 'siren' or 'lightgcn'.
+    steps: timed training steps (after 4 warm-up ones).
+    full_epoch: also time one whole epoch.
+    config: the run config (default ml1m_scale_config(model)).
+  """
+  config = config or ml1m_scale_config(model)
   task = tasks.build(config)
   state = train_state.create(task, config.seed)
   batches = task.kind.batches(task, 1)
@@ -109,7 +121,7 @@ def time_model(model: str) -> dict:
   compile_s = time.perf_counter() - start
   run_steps(1, 3)  # Warm-up.
   times = []
-  for s in range(4, 4 + _STEPS.value):
+  for s in range(4, 4 + steps):
     begin = time.perf_counter()
     run_steps(s, 1)
     times.append(time.perf_counter() - begin)
@@ -125,7 +137,7 @@ def time_model(model: str) -> dict:
       'step_ms_min': round(min(times) * 1e3, 1),
       'epoch_s_from_steps': round(step_s * batches.steps_per_epoch, 1),
   }
-  if _FULL_EPOCH.value:
+  if full_epoch:
     start = time.perf_counter()
     state, _ = train.run_epoch(step, state, inputs, batches, 1, 1)
     record['epoch_s'] = round(time.perf_counter() - start, 1)
@@ -142,7 +154,8 @@ def time_model(model: str) -> dict:
 def main(argv):
   del argv
   if _ONE.value:
-    print('RECORD ' + json.dumps(time_model(_ONE.value)), flush=True)
+    print('RECORD ' + json.dumps(time_model(_ONE.value, _STEPS.value,
+                                            _FULL_EPOCH.value)), flush=True)
     return
   records = []
   for model in _MODELS.value:

@@ -18,7 +18,8 @@ fastest JAX implementation per size with its ratio to torch's CSR product.
 """
 
 from jaxrec import runtime  # pylint: disable=g-bad-import-order
-runtime.use_huge_pages()  # First: re-executes before anything is allocated.
+if __name__ == '__main__':
+  runtime.use_huge_pages()  # First: re-executes before anything is allocated.
 
 import json
 import os
@@ -37,13 +38,17 @@ from jaxrec import graphs
 from jaxrec import kernels
 from jaxrec import ops
 
-_SIZES = flags.DEFINE_list('sizes', ['0.1M', '1.6M', '10M'],
-                           'Directed edge counts (K/M suffixes).')
-_WIDTH = flags.DEFINE_integer('width', 64, 'Embedding width d.')
-_REPS = flags.DEFINE_integer('reps', 5, 'Timed repetitions (median kept).')
-_OUT = flags.DEFINE_string('out', 'benchmarks/results/propagation.json',
-                           'Where to write the JSON results.')
-_TORCH = flags.DEFINE_bool('torch', True, 'Also time torch when importable.')
+if __name__ == '__main__':
+  # Flags only when run as a script: benchmarks/gpu_check.py imports the
+  # functions below next to other benchmarks' (which define --out too).
+  _SIZES = flags.DEFINE_list('sizes', ['0.1M', '1.6M', '10M'],
+                             'Directed edge counts (K/M suffixes).')
+  _WIDTH = flags.DEFINE_integer('width', 64, 'Embedding width d.')
+  _REPS = flags.DEFINE_integer('reps', 5, 'Timed repetitions (median kept).')
+  _OUT = flags.DEFINE_string('out', 'benchmarks/results/propagation.json',
+                             'Where to write the JSON results.')
+  _TORCH = flags.DEFINE_bool('torch', True,
+                             'Also time torch when importable.')
 
 
 def parse_size(text: str) -> int:
@@ -115,8 +120,12 @@ def jax_candidates(n: int):
   }
 
 
-def time_jax(g, width: int, reps: int) -> dict[str, dict[str, float]]:
-  """Forward, and forward+backward (loss value and its grad wrt x) times."""
+def time_jax(g, width: int, reps: int,
+             names: list[str] | None = None) -> dict[str, dict[str, float]]:
+  """Forward, and forward+backward (loss value and its grad wrt x) times.
+
+  names: the jax_candidates to time (None: all).
+  """
   n = g.nodes['in_edges'].shape[0]
   rng = np.random.default_rng(0)
   x = jnp.asarray(rng.normal(size=(n, width)), jnp.float32)
@@ -128,6 +137,8 @@ def time_jax(g, width: int, reps: int) -> dict[str, dict[str, float]]:
             'ur': jnp.asarray(g.receivers[shuffle])}
   out = {}
   for name, f in jax_candidates(n).items():
+    if names is not None and name not in names:
+      continue
     fwd = jax.jit(f)
     # value_and_grad: the loss value needs the forward product, so XLA
     # cannot drop it (the gradient of a linear map alone would not).
