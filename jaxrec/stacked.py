@@ -36,6 +36,7 @@ from jaxrec import models
 from jaxrec import progress as progress_lib
 from jaxrec import runs as runs_lib
 from jaxrec import stacked_step
+from jaxrec import tasks
 from jaxrec import train
 from jaxrec import workdir as workdir_lib
 from jaxrec.errors import TrainingDiverged
@@ -100,9 +101,9 @@ def _same_leaves(trees: Sequence[Any]) -> bool:
              for t in trees[1:])
 
 
-def run_values(group: Sequence[runs_lib.Run]) -> stacked_step.RunValues:
+def run_values(group: Sequence[tasks.Task]) -> stacked_step.RunValues:
   """The seeds, learning rates and differing loss parameters of the runs."""
-  params = [r.task.spec.loss_params(r.config) for r in group]
+  params = [t.spec.loss_params(t.config) for t in group]
   loss = {}
   if params[0] is not None:
     for name in params[0].__dataclass_fields__:
@@ -110,8 +111,8 @@ def run_values(group: Sequence[runs_lib.Run]) -> stacked_step.RunValues:
       if any(v != values[0] for v in values):
         loss[name] = np.array(values, np.float32)
   return stacked_step.RunValues(
-      np.array([r.config.seed for r in group], np.int32),
-      np.array([r.config.learning_rate for r in group], np.float32), loss)
+      np.array([t.config.seed for t in group], np.int32),
+      np.array([t.config.learning_rate for t in group], np.float32), loss)
 
 
 def train_many(configs: Sequence[ml_collections.ConfigDict],
@@ -182,7 +183,7 @@ def _train_program(program: list[runs_lib.Run],
                           if stacked_inputs else first.task.inputs)
   p_step = stacked_step.make_step(first.task, stacked_inputs)
   outputs_fn = stacked_step.make_outputs(first.task, stacked_inputs)
-  values = run_values(program)
+  values = run_values([r.task for r in program])
   params = stacked_step.stack([r.state.params for r in program])
   opt_state = stacked_step.stack([r.state.opt_state for r in program])
   step_count = stacked_step.stack([r.state.step for r in program])
