@@ -184,9 +184,9 @@ def _train_program(program: list[runs_lib.Run],
   p_step = stacked_step.make_step(first.task, stacked_inputs)
   outputs_fn = stacked_step.make_outputs(first.task, stacked_inputs)
   values = run_values([r.task for r in program])
-  params = stacked_step.stack([r.state.params for r in program])
-  opt_state = stacked_step.stack([r.state.opt_state for r in program])
-  step_count = stacked_step.stack([r.state.step for r in program])
+  params, opt_state, step_count = train.replicate(
+      [stacked_step.stack([getattr(r.state, f) for r in program])
+       for f in ('params', 'opt_state', 'step')], devices)
   template = {k: np.zeros_like(v) for k, v in first.batches.batch(0, 0).items()}
   failed, t_start = {}, time.time()
   while any(r.active and r.workdir not in failed for r in program):

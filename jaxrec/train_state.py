@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 from flax.training import train_state
@@ -29,8 +30,11 @@ def adam(learning_rate) -> optax.GradientTransformation:
 def create(task: Task, seed: int) -> TrainState:
   """Freshly initialised parameters and optimizer state."""
   params = jax.jit(task.model.init)(jax.random.key(seed), task.inputs)['params']
-  return TrainState.create(apply_fn=task.model.apply, params=params,
-                           tx=optimizer(task.config))
+  state = TrainState.create(apply_fn=task.model.apply, params=params,
+                            tx=optimizer(task.config))
+  # An int32 array, as the train step returns it: a Python int here would
+  # give the step's first call another signature, and a second compile.
+  return state.replace(step=jnp.zeros((), jnp.int32))
 
 
 def abstract(task: Task) -> TrainState:
