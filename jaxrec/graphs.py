@@ -111,6 +111,47 @@ def from_undirected(heads: np.ndarray, tails: np.ndarray, num_nodes: int,
   )
 
 
+def repad(graph: jraph.GraphsTuple, n_node: int,
+          n_edge: int) -> jraph.GraphsTuple:
+  """The same graph padded to n_node nodes and n_edge edges in all.
+
+  Real nodes and edges keep their indices and values, and the new edges are
+  self loops on the first padding node with zero fields, as
+  from_undirected pads: every result on the real nodes is unchanged.
+  Stacked runs (jaxrec.stacked) pad their graphs (e.g. folds that landed in
+  different size buckets) to one shape this way.
+
+  Args:
+    graph: a graph from this module.
+    n_node: total node count, at least the graph's.
+    n_edge: total edge count, at least the graph's.
+
+  Returns:
+    The padded GraphsTuple (the graph itself if nothing changes).
+  """
+  old_n, old_e = graph.nodes['in_edges'].shape[0], graph.senders.shape[0]
+  if n_node < old_n or n_edge < old_e:
+    raise ValueError(f'repad to {n_node} nodes / {n_edge} edges: the graph '
+                     f'already has {old_n} / {old_e}.')
+  if (n_node, n_edge) == (old_n, old_e):
+    return graph
+  pad_node = int(graph.n_node[0])
+  extra = np.full(n_edge - old_e, pad_node, np.int32)
+  edges = {k: _pad(np.asarray(v), n_edge) for k, v in graph.edges.items()}
+  edges['reverse'] = np.concatenate(
+      [np.asarray(graph.edges['reverse']),
+       np.arange(old_e, n_edge)]).astype(np.int32)
+  nodes = {k: _pad(np.asarray(v), n_node) for k, v in graph.nodes.items()}
+  nodes['in_edges'][pad_node] += len(extra)
+  real_edges = int(graph.n_edge[0])
+  return graph._replace(
+      nodes=nodes, edges=edges,
+      senders=np.concatenate([np.asarray(graph.senders), extra]),
+      receivers=np.concatenate([np.asarray(graph.receivers), extra]),
+      n_node=np.array([pad_node, n_node - pad_node], np.int32),
+      n_edge=np.array([real_edges, n_edge - real_edges], np.int32))
+
+
 def _sort_by_receiver(senders: np.ndarray, receivers: np.ndarray
                       ) -> tuple[np.ndarray, ...]:
   """Sorts the 2E edges heads->tails, then tails->heads, into CSR order.

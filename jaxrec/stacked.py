@@ -22,16 +22,20 @@ buckets also go to separate programs (shape_key()).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
 from typing import Any, Sequence
 
 import jax
+import jraph
 import ml_collections
 import numpy as np
 from absl import logging
 
+from jaxrec import distributed
+from jaxrec import graphs
 from jaxrec import models
 from jaxrec import progress as progress_lib
 from jaxrec import runs as runs_lib
@@ -87,10 +91,41 @@ def programs(configs: Sequence[ml_collections.ConfigDict],
 def shape_key(run: runs_lib.Run) -> str:
   """The shapes and dtypes of a run's inputs, state and batches."""
   batch = run.batches.batch(0, 0)
-  trees = (run.task.inputs, run.state, batch)
+  # Not the TrainState itself: its optimizer (a static field) is a new
+  # object per run and would make every key differ.
+  trees = (run.task.inputs, run.state.params, run.state.opt_state, batch)
   shapes = jax.tree.map(lambda x: (np.shape(x), str(np.asarray(x).dtype)),
                         trees)
   return str((jax.tree.structure(trees), jax.tree.leaves(shapes)))
+
+
+def _is_graph(x: Any) -> bool:
+  return isinstance(x, jraph.GraphsTuple)
+
+
+def pad_graphs_alike(group: Sequence[runs_lib.Run]) -> None:
+  """Pads the runs' graphs to common sizes (graphs.repad), in place.
+
+  Folds of one dataset often land in different size buckets; padded alike,
+  they share a program. Results on real nodes do not change. Runs whose
+  inputs differ in structure are left as they are (shape_key then keeps
+  them apart).
+  """
+  trees = [r.task.inputs for r in group]
+  if len({jax.tree.structure(t, is_leaf=_is_graph) for t in trees}) != 1:
+    return
+  treedef = jax.tree.structure(trees[0], is_leaf=_is_graph)
+  leaves = [jax.tree.leaves(t, is_leaf=_is_graph) for t in trees]
+  for k in range(len(leaves[0])):
+    if not _is_graph(leaves[0][k]):
+      continue
+    n_node = max(ls[k].nodes['in_edges'].shape[0] for ls in leaves)
+    n_edge = max(ls[k].senders.shape[0] for ls in leaves)
+    for ls in leaves:
+      ls[k] = graphs.repad(ls[k], n_node, n_edge)
+  for run, ls in zip(group, leaves):
+    run.task = dataclasses.replace(run.task,
+                                   inputs=jax.tree.unflatten(treedef, ls))
 
 
 def _same_leaves(trees: Sequence[Any]) -> bool:
@@ -143,11 +178,16 @@ def train_many(configs: Sequence[ml_collections.ConfigDict],
     devices = train.num_devices(configs[0])
     group = [runs_lib.open_run(c, w, allow_data_change, devices, f'[{l}] ')
              for c, w, l in zip(configs, workdirs, labels)]
-    failed = {}
-    by_shape: dict[str, list[runs_lib.Run]] = {}
+    by_config: dict[str, list[runs_lib.Run]] = {}
     for run in group:
-      by_shape.setdefault(program_key(run.config) + shape_key(run),
-                          []).append(run)
+      by_config.setdefault(program_key(run.config), []).append(run)
+    by_shape: dict[str, list[runs_lib.Run]] = {}
+    for same_config in by_config.values():
+      pad_graphs_alike(same_config)
+      for run in same_config:
+        by_shape.setdefault(program_key(run.config) + shape_key(run),
+                            []).append(run)
+    failed = {}
     for program in by_shape.values():
       failed.update(_train_program(program, devices))
     results = []
@@ -161,14 +201,18 @@ def train_many(configs: Sequence[ml_collections.ConfigDict],
   return results
 
 
-def _epoch_batches(program, epochs, step, template):
-  """The program's batches at one step, and which runs train at it."""
-  live = [r.active and step < r.batches.steps_per_epoch for r in program]
+def _epoch_batches(program, epochs, trains, step, template, devices):
+  """The program's batches at one step, as this process feeds them to its
+  devices ([R, D, B / D] arrays, D its local devices), and which runs
+  train at it (of those that train this epoch)."""
+  live = [t and step < r.batches.steps_per_epoch
+          for r, t in zip(program, trains)]
   batches = [r.batches.batch(e, step) if ok else template
              for r, e, ok in zip(program, epochs, live)]
   steps = [e * r.batches.steps_per_epoch + step
            for r, e in zip(program, epochs)]
-  return batches, np.array(steps, np.int32), np.array(live)
+  return (distributed.local_rows(stacked_step.shard(batches, devices), 1),
+          np.array(steps, np.int32), np.array(live))
 
 
 def _train_program(program: list[runs_lib.Run],
@@ -178,9 +222,10 @@ def _train_program(program: list[runs_lib.Run],
   if len(program) > 1:
     logging.info('Training %d runs in one program: %s.', len(program),
                  ', '.join(r.workdir for r in program))
-  stacked_inputs = not _same_leaves([r.task.inputs for r in program])
-  inputs = jax.device_put(stacked_step.stack([r.task.inputs for r in program])
-                          if stacked_inputs else first.task.inputs)
+  inputs = [r.task.inputs for r in program]
+  stacked_inputs = not _same_leaves(inputs)
+  inputs = train.place_inputs(
+      stacked_step.stack(inputs) if stacked_inputs else inputs[0], devices)
   p_step = stacked_step.make_step(first.task, stacked_inputs)
   outputs_fn = stacked_step.make_outputs(first.task, stacked_inputs)
   values = run_values([r.task for r in program])
@@ -198,11 +243,10 @@ def _train_program(program: list[runs_lib.Run],
     meter = progress_lib.StepMeter(max(epochs) + 1, num_steps)
     losses = []
     for s in range(num_steps):
-      batches, steps, live = _epoch_batches(program, epochs, s, template)
-      live &= np.array(trains)
+      batches, steps, live = _epoch_batches(program, epochs, trains, s,
+                                            template, devices)
       params, opt_state, step_count, loss = p_step(
-          params, opt_state, step_count, inputs,
-          stacked_step.shard(batches, devices), steps, live, values)
+          params, opt_state, step_count, inputs, batches, steps, live, values)
       losses.append(loss)
       meter.tick(s + 1, loss[0])
     losses = np.asarray(jax.numpy.stack(losses))  # [steps, R]

@@ -100,10 +100,14 @@ def test_stacked_step_equals_each_run_alone_signed():
     assert int(state[2][r]) == int(a.step) == 2
 
 
-def test_cross_validation_in_parallel_equals_one_by_one(tmp_path,
+def test_cross_validation_in_parallel_equals_one_by_one(tmp_path, monkeypatch,
                                                         smoke_config):
   """Two folds (two graphs: stacked inputs) in one program, fold 1 resumed
   from an epoch-1 checkpoint while fold 0 starts: equal to one by one."""
+  programs = []
+  make_step = stacked_step.make_step
+  monkeypatch.setattr(stacked_step, 'make_step', lambda task, stacked_inputs: (
+      programs.append(stacked_inputs) or make_step(task, stacked_inputs)))
   smoke_config.data.split = 'kfold'
   smoke_config.num_epochs = 2
   smoke_config.eval_every_epochs = 1
@@ -113,6 +117,7 @@ def test_cross_validation_in_parallel_equals_one_by_one(tmp_path,
   train.train_and_evaluate(configs[1], str(tmp_path / 'two' / 'fold_1'))
   two = cross_validation.run(smoke_config, str(tmp_path / 'two'), num_folds=2,
                              parallel=2)
+  assert programs == [True]  # One program, on the two folds' graphs.
   for key in ('mean', 'std', 'val_mean'):
     for metric, value in one[key].items():
       np.testing.assert_allclose(two[key][metric], value, rtol=1e-6)
@@ -182,6 +187,25 @@ def test_vmapped_propagation_equals_each_run_bit_for_bit(impl):
       v1, g1 = grad(pick(r), x[r])
       assert float(value[r]) == float(v1)
       np.testing.assert_array_equal(np.asarray(g[r]), np.asarray(g1))
+
+
+def test_repad_keeps_every_result_on_real_nodes():
+  """Folds in different size buckets are padded alike for one program: the
+  padded graph propagates exactly as the original on the real nodes."""
+  graph = _two_graphs()[0]
+  n, e = graph.nodes['in_edges'].shape[0], graph.senders.shape[0]
+  big = graphs.repad(graph, n + 64, e + 256)
+  assert big.senders.shape == (e + 256,) and int(big.n_edge.sum()) == e + 256
+  assert np.all(np.diff(big.receivers) >= 0)
+  np.testing.assert_array_equal(np.bincount(big.receivers, minlength=n + 64),
+                                big.nodes['in_edges'])
+  np.testing.assert_array_equal(big.senders[big.edges['reverse']],
+                                big.receivers)
+  x = np.random.default_rng(0).normal(size=(70, 4)).astype(np.float32)
+  for impl in kernels.KERNELS:
+    np.testing.assert_array_equal(
+        ops.lightgcn_on_graph(graph, x, 2, impl=impl),
+        ops.lightgcn_on_graph(big, x, 2, impl=impl))
 
 
 def test_sweep_points_and_errors(smoke_config):
