@@ -7,6 +7,12 @@ keeps the newest checkpoint (to resume) and the best by the selection metric
 validation metric, or minus the training loss when there is no validation
 split); everything else is deleted. Each checkpoint holds the train state and
 a small JSON 'progress' record (epoch, early-stopping counters).
+
+In a multi-process run (jaxrec.distributed) every process calls save and
+restore, as orbax requires: the state goes to orbax as global arrays
+replicated over all processes' devices, process 0 writes them, every
+process reads them back (so the workdir must be on a filesystem all hosts
+see), and restore hands each process a numpy copy.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import jax
 import orbax.checkpoint as ocp
 from orbax.checkpoint import checkpoint_managers
 
+from jaxrec import distributed
 from jaxrec.errors import UserError
 
 CHECKPOINT_DIR = 'checkpoints'
@@ -73,7 +80,8 @@ class Checkpoints:
     """Saves the state after `epoch` finished epochs (higher selection wins)."""
     self._manager.save(
         epoch,
-        args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+        args=ocp.args.Composite(state=ocp.args.StandardSave(
+            distributed.to_global(state)),
                                 progress=ocp.args.JsonSave(progress)),
         metrics={'selection': float(selection), 'epoch': epoch})
     self._manager.wait_until_finished()
@@ -94,9 +102,10 @@ class Checkpoints:
     restored = self._manager.restore(
         epoch,
         args=ocp.args.Composite(
-            state=ocp.args.StandardRestore(abstract_state),
+            state=ocp.args.StandardRestore(
+                distributed.global_abstract(abstract_state)),
             progress=ocp.args.JsonRestore()))
-    return restored['state'], restored['progress']
+    return distributed.to_host(restored['state']), restored['progress']
 
   def _check_shapes(self, epoch: int, abstract_state: Any) -> None:
     """Names the first parameter whose saved shape differs from the model's."""

@@ -17,6 +17,7 @@ import ml_collections
 
 from jaxrec import checkpoint
 from jaxrec import config as config_lib
+from jaxrec import files
 from jaxrec import fingerprint
 from jaxrec import models
 from jaxrec import tasks
@@ -194,8 +195,8 @@ def _evaluate_locked(workdir: str, split: str, which: str,
   result['epoch'] = epoch
   record = {'split': split, 'checkpoint': which, **result,
             **dict(overrides or {})}
-  with open(eval_file(workdir, split, overrides), 'w') as f:
-    json.dump(record, f, indent=2)
+  # Whole, and by process 0 only in a multi-process run (jaxrec.files).
+  files.write_json(eval_file(workdir, split, overrides), record)
   return result
 
 

@@ -1,4 +1,9 @@
-"""Files written whole: aside, then renamed, so a reader never sees half."""
+"""Files written whole: aside, then renamed, so a reader never sees half.
+
+In a multi-process run (jaxrec.distributed) only process 0 writes: every
+process computes the same value, and one writer per file keeps them from
+racing on a shared disk.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,14 @@ import json
 import os
 from typing import Any, Callable
 
+from jaxrec import distributed
+
 
 def write_atomically(path: str, write: Callable[[str], None]) -> None:
-  """Calls write(tmp_path), then renames the temporary file to `path`."""
+  """Calls write(tmp_path), then renames the temporary file to `path` (on
+  process 0 only)."""
+  if not distributed.is_primary():
+    return
   tmp = f'{path}.tmp-{os.getpid()}'
   write(tmp)
   os.replace(tmp, path)

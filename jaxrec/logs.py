@@ -10,6 +10,8 @@ import os
 
 from absl import logging
 
+from jaxrec import distributed
+
 _OURS = (os.sep + 'jaxrec' + os.sep, os.sep + 'launch' + os.sep,
          os.sep + 'benchmarks' + os.sep)
 
@@ -23,12 +25,15 @@ class _OwnInfo(std_logging.Filter):
 
 
 def setup(workdir: str | None = None) -> None:
-  """Shows INFO progress on stderr, and mirrors it to WORKDIR/train.log."""
+  """Shows INFO progress on stderr, and mirrors it to WORKDIR/train.log
+  (train.process<k>.log for process k > 0 of a multi-process run)."""
   logging.set_verbosity(logging.INFO)
   handler = logging.get_absl_handler()
   handler.addFilter(_OwnInfo())
   if workdir:
-    mirror = std_logging.FileHandler(os.path.join(workdir, 'train.log'))
+    index = distributed.process_index()
+    name = f'train.process{index}.log' if index else 'train.log'
+    mirror = std_logging.FileHandler(os.path.join(workdir, name))
     mirror.setFormatter(logging.PythonFormatter())
     mirror.addFilter(_OwnInfo())
     std_logging.getLogger().addHandler(mirror)

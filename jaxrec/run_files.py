@@ -9,6 +9,9 @@
                   at and the RESUMABLE_KEYS it changed, {key: [old, new]},
                   so that config.json's values can be dated
   data_fingerprint.json  the data trained on (jaxrec.fingerprint)
+
+In a multi-process run (jaxrec.distributed) process 0 alone writes them;
+the others keep their metrics records in memory.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import ml_collections
 from absl import logging
 
 from jaxrec import config as config_lib
+from jaxrec import distributed
+from jaxrec import files
 from jaxrec import fingerprint
 from jaxrec.errors import ConfigError
 
@@ -31,16 +36,26 @@ RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
 
 
 class MetricsLog:
-  """WORKDIR/metrics.jsonl: one JSON object per line, appended and flushed."""
+  """WORKDIR/metrics.jsonl: one JSON object per line, appended and flushed.
+
+  Processes other than 0 of a multi-process run hold their records (the
+  same ones) in memory instead: one writer per file on a shared disk.
+  """
 
   def __init__(self, workdir: str):
     self.path = os.path.join(workdir, 'metrics.jsonl')
+    self._memory = None if distributed.is_primary() else []
 
   def write(self, record: dict[str, Any]) -> None:
+    if self._memory is not None:
+      self._memory.append(record)
+      return
     with open(self.path, 'a') as f:
       f.write(json.dumps(record) + '\n')
 
   def read(self) -> list[dict[str, Any]]:
+    if self._memory is not None:
+      return list(self._memory)
     if not os.path.exists(self.path):
       return []
     with open(self.path) as f:
@@ -50,6 +65,9 @@ class MetricsLog:
     """Drops records of epochs after `epoch` (they will be redone on resume)."""
     kept = [r for r in self.read() if r.get('epoch', 0) <= epoch
             and 'best_epoch' not in r]
+    if self._memory is not None:
+      self._memory[:] = kept
+      return
     with open(self.path, 'w') as f:
       f.writelines(json.dumps(r) + '\n' for r in kept)
 
@@ -83,9 +101,10 @@ def check_config_matches(config: ml_collections.ConfigDict,
 
 
 def save_config(config: ml_collections.ConfigDict, workdir: str) -> None:
-  """Writes WORKDIR/config.json (launch/evaluate.py rebuilds the run from it)."""
-  with open(os.path.join(workdir, 'config.json'), 'w') as f:
-    json.dump(json.loads(config.to_json()), f, indent=2)
+  """Writes WORKDIR/config.json (launch/evaluate.py rebuilds the run from it),
+  whole: other processes of a multi-process run read it meanwhile."""
+  files.write_json(os.path.join(workdir, 'config.json'),
+                   json.loads(config.to_json()))
 
 
 def record_settings(config: ml_collections.ConfigDict, workdir: str,
@@ -99,6 +118,8 @@ def record_settings(config: ml_collections.ConfigDict, workdir: str,
     epoch: the epoch it starts from; above 0 (a resume) a resumes.jsonl
       line records the RESUMABLE_KEYS that differ from config.json's.
   """
+  if not distributed.is_primary():
+    return
   old = saved_config(workdir)
   if epoch and old is not None:
     new = json.loads(config.to_json())

@@ -21,6 +21,7 @@ import ml_collections
 from absl import logging
 
 from jaxrec import checkpoint
+from jaxrec import distributed
 from jaxrec import evaluate
 from jaxrec import fingerprint
 from jaxrec import progress as progress_lib
@@ -135,7 +136,8 @@ def end_epoch(run: Run, state: train_state.TrainState, loss: float,
   _log_epoch(config, run.batches, run.log, run.console, epoch, loss, seconds,
              elapsed, evaluated)
   if evaluated:
-    selection = _select(run, evaluate_fn, loss, epoch)
+    # Process 0's value steers every process of a multi-process run.
+    selection = distributed.agree(_select(run, evaluate_fn, loss, epoch))
     _track(progress, selection, epoch, config.patience)
     run.ckpts.save(epoch, state, progress, selection)
 
@@ -269,8 +271,9 @@ def final_report(task: tasks.Task, ckpts: checkpoint.Checkpoints, state,
     raise ConfigError('No checkpoint was saved: num_epochs must reach at least '
                       'one evaluation.')
   state, _ = ckpts.restore(best, state)
-  task.spec.after_training(task.model, state.params, task.inputs,
-                           ckpts.workdir)
+  if distributed.is_primary():  # It writes files (e.g. edge weights).
+    task.spec.after_training(task.model, state.params, task.inputs,
+                             ckpts.workdir)
   result, rows = {}, {}
   for split in ('val', 'test'):
     if task.kind.has_split(task, split):

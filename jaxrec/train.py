@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from jaxrec import distributed
 from jaxrec import progress as progress_lib
 from jaxrec import runs
 from jaxrec import tasks
@@ -130,15 +131,30 @@ def replicate(tree, num_devices: int):
       mesh, jax.sharding.PartitionSpec()))
 
 
+def place_inputs(inputs, num_devices: int):
+  """The model inputs on device. With several processes, replicated on the
+  local devices, where the pmapped step takes broadcast arguments: from
+  elsewhere it would copy them there at every step."""
+  inputs = jax.device_put(inputs)
+  if distributed.process_count() > 1:
+    inputs = replicate(inputs, num_devices)
+  return inputs
+
+
 def shard(batch: dict[str, np.ndarray], num_devices: int):
-  """[B] arrays -> [D, B / D] arrays for pmap."""
-  return {k: v.reshape(num_devices, -1, *v.shape[1:]) for k, v in batch.items()}
+  """[B] arrays -> [D, B / D] arrays for pmap (with several processes, D
+  counts all their devices and this process feeds its local rows)."""
+  return distributed.local_rows(
+      {k: v.reshape(num_devices, -1, *v.shape[1:]) for k, v in batch.items()})
 
 
 def num_devices(config: ml_collections.ConfigDict) -> int:
-  """Devices to train on; the global batch must split evenly across them."""
+  """Devices to train on (all processes' in a multi-process run); the global
+  batch must split evenly across them."""
   n = config.num_devices or jax.local_device_count()
-  if n > jax.local_device_count():
+  if distributed.process_count() > 1:
+    n = distributed.global_devices(config.num_devices)
+  elif n > jax.local_device_count():
     raise ConfigError(f'config.num_devices={n} but only '
                      f'{jax.local_device_count()} devices are available.')
   if config.batch_size % n:  # 0 (full batches) is rounded up to fit.
@@ -193,7 +209,7 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
   task = run.task
   p_step = make_step(task)
   t_start = time.time()
-  inputs = jax.device_put(task.inputs)
+  inputs = place_inputs(task.inputs, devices)
   run.state = replicate(run.state, devices)
   while run.active:
     t0 = time.time()

@@ -20,6 +20,10 @@ it non-empty when the lock is free means the previous holder died holding
 it: the lock is taken over, with a warning that names that holder. The
 file is never deleted: deleting a lock file while another process waits on
 it would let a third lock a new file of the same name.
+
+In a multi-process run (jaxrec.distributed) process 0 holds the lock for
+all of them, and every process learns whether it got it: the run goes on,
+or every process raises WorkdirBusy.
 """
 
 from __future__ import annotations
@@ -138,7 +142,18 @@ def lock(workdir: str, purpose: str) -> Iterator[None]:
     finally:
       _HELD[key] -= 1
     return
-  fd = _acquire(workdir, purpose)
+  # Imported here: jaxrec.distributed imports jax, and the tools import this
+  # module (through jaxrec.runtime) before they re-execute themselves.
+  from jaxrec import distributed  # pylint: disable=g-import-not-at-top
+  fd, busy = None, None
+  if distributed.is_primary():
+    try:
+      fd = _acquire(workdir, purpose)
+    except WorkdirBusy as e:
+      busy = e
+  if not distributed.agree(float(busy is None)):  # Process 0's outcome.
+    raise busy or WorkdirBusy(f'{workdir} is in use: process 0 of this run '
+                              f'could not lock it (see its error).')
   _HELD[key] = 1
   try:
     yield

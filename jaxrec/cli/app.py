@@ -10,6 +10,7 @@ traceback either way.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Callable, NoReturn, Sequence
 from absl import app
 from absl import flags
 
+from jaxrec import distributed
 from jaxrec.cli import config_files
 from jaxrec.cli import config_help
 from jaxrec.errors import UserError
@@ -44,6 +46,45 @@ def define_allow_data_change() -> flags.FlagHolder[bool]:
       'Use the data config.data reads now even if it differs from the data '
       'the run was trained on (data_fingerprint.json); the difference is '
       'logged.')
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedFlags:
+  """--coordinator_address, --num_processes, --process_id (define_distributed)."""
+
+  coordinator_address: flags.FlagHolder[str]
+  num_processes: flags.FlagHolder[int]
+  process_id: flags.FlagHolder[int]
+
+  def initialize(self, workdir: str | None) -> None:
+    """Joins a multi-process run if the flags or a cluster ask for one
+    (jaxrec.distributed); call it first in main, before JAX computes.
+
+    Args:
+      workdir: the --workdir given; a multi-process run needs one (each
+        process would stamp its own default folder).
+    """
+    distributed.initialize(self.coordinator_address.value,
+                           self.num_processes.value, self.process_id.value)
+    if workdir is None and distributed.process_count() > 1:
+      raise UsageError('A multi-process run needs --workdir: the same folder '
+                       'on every process, on a filesystem they all see.')
+
+
+def define_distributed() -> DistributedFlags:
+  """The flags of a multi-process run, for tools that train or evaluate."""
+  return DistributedFlags(
+      flags.DEFINE_string(
+          'coordinator_address', None, 'Multi-process run: HOST:PORT of '
+          'process 0, the same on every process (default: from SLURM / Open '
+          'MPI / Kubernetes when run under one; else one process).'),
+      flags.DEFINE_integer(
+          'num_processes', None, 'Multi-process run: how many processes '
+          '(hosts) train together.', lower_bound=1),
+      flags.DEFINE_integer(
+          'process_id', None, 'Multi-process run: this process\'s index, 0 .. '
+          '--num_processes - 1; process 0 writes the run\'s files.',
+          lower_bound=0))
 
 
 def debug_requested(argv: Sequence[str]) -> bool:

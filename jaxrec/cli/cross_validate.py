@@ -69,10 +69,12 @@ SWEEP = flags.DEFINE_multi_string(
     '--sweep=model.num_layers=2,3. Ranked by validation, never test.')
 _CONFIG, _SHOW_CONFIG = config_files.define_flags()
 _ALLOW_DATA_CHANGE = app.define_allow_data_change()
+DISTRIBUTED = app.define_distributed()
 
 
 def main(argv: list[str]) -> None:
   app.no_arguments(argv)
+  DISTRIBUTED.initialize(_WORKDIR.value)
   config = preflight.checked(_CONFIG.value, _SHOW_CONFIG.value)
   # --folds / --seeds mistakes, before any folder is made.
   cross_validation.run_configs(config, _FOLDS.value, _SEEDS.value)

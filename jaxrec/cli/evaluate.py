@@ -24,11 +24,13 @@ _OVERRIDE = flags.DEFINE_multi_string(
     'override', [], 'FIELD=VALUE: rank with this config.model field value '
     "instead of the run's (only fields that act when ranking).")
 _ALLOW_DATA_CHANGE = app.define_allow_data_change()
+DISTRIBUTED = app.define_distributed()
 flags.mark_flag_as_required('workdir')
 
 
 def main(argv: list[str]) -> None:
   app.no_arguments(argv)
+  DISTRIBUTED.initialize(_WORKDIR.value)
   logs.setup()
   overrides = evaluate.parse_overrides(_OVERRIDE.value)
   result = evaluate.evaluate_workdir(

@@ -45,6 +45,7 @@ _SEARCH_SEED = flags.DEFINE_integer('search_seed', 0,
 
 def main(argv: list[str]) -> None:
   app.no_arguments(argv)
+  cross_validate.DISTRIBUTED.initialize(flags.FLAGS.workdir)
   config = preflight.checked(flags.FLAGS.config, flags.FLAGS.show_config)
   if not cross_validate.SWEEP.value:
     raise app.UsageError('Name the fields to search with --sweep=FIELD=V1,V2 '

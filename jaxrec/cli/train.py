@@ -23,10 +23,12 @@ _WORKDIR = flags.DEFINE_string(
     '(default: a fresh folder under runs/).')
 _CONFIG, _SHOW_CONFIG = config_files.define_flags()
 _ALLOW_DATA_CHANGE = app.define_allow_data_change()
+DISTRIBUTED = app.define_distributed()
 
 
 def main(argv: list[str]) -> None:
   app.no_arguments(argv)
+  DISTRIBUTED.initialize(_WORKDIR.value)
   config = preflight.checked(_CONFIG.value, _SHOW_CONFIG.value)
   workdir = _WORKDIR.value or runtime.default_workdir(
       flags.FLAGS['config'].config_filename)
