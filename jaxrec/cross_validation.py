@@ -245,8 +245,9 @@ def train_runs(configs: Sequence[ml_collections.ConfigDict],
   groups = (stacked.programs(configs, parallel) if parallel > 1 else
             [[i] for i in range(len(configs))])
   for n, idx in enumerate(groups):
-    logging.info('Training %s (program %d of %d).',
-                 ', '.join(labels[i] for i in idx), n + 1, len(groups))
+    logging.info('Training %s (%s %d of %d).',
+                 ', '.join(labels[i] for i in idx),
+                 'program' if parallel > 1 else 'run', n + 1, len(groups))
     start = time.monotonic()
     if parallel > 1:
       results = stacked.train_many([configs[i] for i in idx],
