@@ -12,7 +12,9 @@ In a multi-process run (jaxrec.distributed) every process calls save and
 restore, as orbax requires: the state goes to orbax as global arrays
 replicated over all processes' devices, process 0 writes them, every
 process reads them back (so the workdir must be on a filesystem all hosts
-see), and restore hands each process a numpy copy.
+see), and restore hands each process a numpy copy. Either kind of run
+restores the other's checkpoints (e.g. one process evaluates a run that
+trained on several).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class Checkpoints:
         epoch,
         args=ocp.args.Composite(
             state=ocp.args.StandardRestore(
-                distributed.global_abstract(abstract_state)),
+                distributed.restore_target(abstract_state)),
             progress=ocp.args.JsonRestore()))
     return distributed.to_host(restored['state']), restored['progress']
 

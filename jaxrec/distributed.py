@@ -185,11 +185,17 @@ def to_global(tree: Any) -> Any:
       if _is_array(x) else x, tree)
 
 
-def global_abstract(tree: Any) -> Any:
-  """A restore target for orbax: every array leaf as a global replicated
-  ShapeDtypeStruct (multi-process), or the tree itself (one process)."""
+def restore_target(tree: Any) -> Any:
+  """What orbax restores a state into: every array leaf as a global
+  replicated ShapeDtypeStruct (multi-process); with one process the tree,
+  its abstract leaves placed on the first local device (left without a
+  placement, orbax would take the saved one, whose devices a multi-process
+  run's checkpoint names and this process lacks)."""
   if process_count() == 1:
-    return tree
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    return jax.tree.map(
+        lambda x: x.update(sharding=device) if isinstance(
+            x, jax.ShapeDtypeStruct) and x.sharding is None else x, tree)
   sharding = _replicated()
   return jax.tree.map(
       lambda x: jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding)

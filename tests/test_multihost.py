@@ -13,10 +13,12 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import numpy as np
 import pytest
 
 from jaxrec import distributed
+from jaxrec import evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -163,6 +165,12 @@ def test_two_processes_equal_one_process(tmp_path):
     _assert_close(two['result'], one['result'])
     _assert_close(two['evaluation'], one['evaluation'])
   _assert_close(_timeless(base / 'two'), _timeless(base / 'one'))
+  # One process (this one) restores the checkpoint two processes saved.
+  _, params, epoch = evaluate.restore_run(str(base / 'two'), 'latest')
+  assert epoch == 2
+  _assert_close({jax.tree_util.keystr(k): np.asarray(v).tolist() for k, v in
+                 jax.tree_util.tree_flatten_with_path(params)[0]},
+                one['params'])
   with open(base / 'two' / 'eval_test.json') as f:
     _assert_close(json.load(f), {'split': 'test', 'checkpoint': 'best',
                                  **one['evaluation']})
