@@ -45,6 +45,12 @@ def base(model: str) -> ml_collections.ConfigDict:
   c.negative_sampling = 'uniform'
   c.negative_power = 0.75
   c.num_devices = 0  # 0 = all local devices.
+  # Split every graph's edges across the train step's devices (blocks of
+  # receivers, jaxrec/graph_shards.py): each device propagates about E / D
+  # edges and sums node values with the others, instead of every device
+  # running the whole graph. The same update, up to float rounding;
+  # evaluation still runs the whole graph on one device.
+  c.shard_graph = False
   # Evaluate on validation and save a checkpoint every this many epochs
   # (and after the last).
   c.eval_every_epochs = 5

@@ -38,6 +38,11 @@ from jax.experimental import sparse
 
 from jaxrec.errors import ConfigError
 
+# The device axis of the train step's pmap (train.py maps over it; the
+# edge-sharded kernels of kernels_sharded.py sum over it). Defined here so
+# that the kernels need not import the training loop.
+AXIS = 'batch'
+
 
 class Adjacency(NamedTuple):
   """The structure of a sorted, symmetric, padded graph, as device arrays.
@@ -141,7 +146,7 @@ def _make_csr_product(indices_sorted: bool):
 
 # A @ x for CSR matrices with sorted / unsorted columns in each row.
 _csr_product_sorted = _make_csr_product(True)
-_csr_product_unsorted = _make_csr_product(False)
+csr_product_unsorted = _make_csr_product(False)
 
 
 def _csr_kernel(adj: Adjacency, w: jax.Array, x: jax.Array):
@@ -189,7 +194,7 @@ def _edges_to_nodes(adj: Adjacency, g: jax.Array, at: str,
   if impl == 'csr':
     cols = (jnp.arange(g.shape[0], dtype=jnp.int32) if at == 'receivers'
             else adj.reverse)
-    return _csr_product_unsorted(jnp.ones(g.shape[0], g.dtype), cols,
+    return csr_product_unsorted(jnp.ones(g.shape[0], g.dtype), cols,
                                  adj.indptr, g)
   ids = adj.receivers if at == 'receivers' else adj.senders
   return jax.ops.segment_sum(g, ids, adj.num_nodes,
@@ -219,7 +224,7 @@ gather.defvjp(_gather_fwd, _gather_bwd)
 EDGE_CHUNK = 4096
 
 
-def _edge_dot_value(adj: Adjacency, x: jax.Array, y: jax.Array,
+def edge_dot_value(adj: Adjacency, x: jax.Array, y: jax.Array,
                     impl: str) -> jax.Array:
   """<x[t], y[s]> per edge, as gathers and a matrix-vector product.
 
@@ -245,11 +250,11 @@ def _edge_dot_value(adj: Adjacency, x: jax.Array, y: jax.Array,
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def edge_dot(impl: str, adj: Adjacency, x: jax.Array, y: jax.Array):
   """<x[t], y[s]> per edge s->t: x, y float [N, d] -> [E]."""
-  return _edge_dot_value(adj, x, y, impl)
+  return edge_dot_value(adj, x, y, impl)
 
 
 def _edge_dot_fwd(impl, adj, x, y):
-  return _edge_dot_value(adj, x, y, impl), (adj, x, y)
+  return edge_dot_value(adj, x, y, impl), (adj, x, y)
 
 
 def _edge_dot_bwd(impl, residuals, g):
@@ -283,7 +288,7 @@ def _propagate_bwd(impl, symmetric, residuals, g):
   # are the weights themselves when A is symmetric: no gather needed).
   dx = KERNELS[impl](adj, w if symmetric else take_rows(w, adj.reverse), g)
   # d/dw(s->t) = <g[t], x[s]>; dead code unless the weights are trained.
-  dw = _edge_dot_value(adj, g, x, impl).astype(w.dtype)
+  dw = edge_dot_value(adj, g, x, impl).astype(w.dtype)
   return None, dw, dx
 
 

@@ -5,6 +5,11 @@ by `impl`: 'auto' picks the fastest on the backend, see
 kernels.default_impl) with its custom VJP, so the backward pass is as fast
 as the forward one. Shapes: N is the padded node count, E the padded edge
 count, d the feature width.
+
+A graph sharded over the train step's devices (config.shard_graph,
+graph_shards.py) gives a ShardedAdjacency: the same operations then run
+on the device's edges only, with their node-level sums across devices
+(kernels_sharded.py), so models call the same functions either way.
 """
 
 from __future__ import annotations
@@ -13,35 +18,59 @@ import jax
 import jax.numpy as jnp
 import jraph
 
+from jaxrec import graph_shards
 from jaxrec import kernels
+from jaxrec import kernels_sharded
 # Part of this module's API: models take ops.Adjacency and call
 # ops.take_rows; kernels.py defines them because its kernels use them.
 from jaxrec.kernels import Adjacency
 from jaxrec.kernels import take_rows
+from jaxrec.kernels_sharded import ShardedAdjacency
+
+AnyAdjacency = Adjacency | ShardedAdjacency
 
 
-def adjacency(graph: jraph.GraphsTuple) -> Adjacency:
+def _row_pointers(counts) -> jax.Array:
+  """int32 [N + 1] CSR row pointers from int [N] entries per row."""
+  counts = jnp.asarray(counts, jnp.int32)
+  indptr = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.cumsum(counts)])
+  return indptr.astype(jnp.int32)
+
+
+def adjacency(graph: jraph.GraphsTuple) -> AnyAdjacency:
   """Adjacency of a graph from graphs.py; cheap, call it once per forward.
 
   Args:
     graph: padded GraphsTuple with sorted receivers, edges['reverse'] and
-      nodes['in_edges'] (graphs.py builds these).
+      nodes['in_edges'] (graphs.py builds these), or one device's shard of
+      it inside the train step (graph_shards.py).
 
   Returns:
-    The Adjacency (traceable: works on tracers inside jit).
+    The Adjacency, or for a shard the ShardedAdjacency (traceable: works on
+    tracers inside jit).
   """
-  in_edges = jnp.asarray(graph.nodes['in_edges'], jnp.int32)
-  indptr = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.cumsum(in_edges)])
+  indptr = _row_pointers(graph.nodes['in_edges'])
+  if graph_shards.is_sharded(graph):
+    e = graph.edges
+    return ShardedAdjacency(
+        jnp.asarray(graph.senders), jnp.asarray(graph.receivers), indptr,
+        jnp.asarray(e['t_order']), jnp.asarray(e['t_rows']),
+        jnp.asarray(e['t_cols']), _row_pointers(graph.nodes['out_edges']))
   return Adjacency(jnp.asarray(graph.senders), jnp.asarray(graph.receivers),
-                   jnp.asarray(graph.edges['reverse']), indptr.astype(jnp.int32))
+                   jnp.asarray(graph.edges['reverse']), indptr)
 
 
-def gather(adj: Adjacency, x: jax.Array, at: str,
+def _kernels(adj: AnyAdjacency):
+  """The module whose custom-VJP functions handle this adjacency."""
+  return kernels_sharded if isinstance(adj, ShardedAdjacency) else kernels
+
+
+def gather(adj: AnyAdjacency, x: jax.Array, at: str,
            impl: str = 'auto') -> jax.Array:
   """Node rows onto edges: x[receivers] or x[senders], with a fast backward.
 
   Args:
-    adj: Adjacency of the graph.
+    adj: Adjacency of the graph (or of this device's shard).
     x: float [N, ...] node values.
     at: 'receivers' or 'senders'.
     impl: kernel of the backward sum, see `propagate`.
@@ -51,15 +80,15 @@ def gather(adj: Adjacency, x: jax.Array, at: str,
   """
   if at not in ('receivers', 'senders'):
     raise ValueError(f"at must be 'receivers' or 'senders', got {at!r}.")
-  return kernels.gather(at, adj, x, kernels.resolve(impl))
+  return _kernels(adj).gather(at, adj, x, kernels.resolve(impl))
 
 
-def edge_dot(adj: Adjacency, x: jax.Array, y: jax.Array,
+def edge_dot(adj: AnyAdjacency, x: jax.Array, y: jax.Array,
              impl: str = 'auto') -> jax.Array:
   """Per-edge dot products <x[t], y[s]> for edges s->t (an SDDMM).
 
   Args:
-    adj: Adjacency of the graph.
+    adj: Adjacency of the graph (or of this device's shard).
     x: float [N, d] values at the receivers.
     y: float [N, d] values at the senders.
     impl: kernel of the backward propagations, see `propagate`.
@@ -67,15 +96,15 @@ def edge_dot(adj: Adjacency, x: jax.Array, y: jax.Array,
   Returns:
     float [E].
   """
-  return kernels.edge_dot(kernels.resolve(impl), adj, x, y)
+  return _kernels(adj).edge_dot(kernels.resolve(impl), adj, x, y)
 
 
-def propagate(adj: Adjacency, weights: jax.Array, x: jax.Array,
+def propagate(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
               impl: str = 'auto', symmetric: bool = False) -> jax.Array:
   """Weighted neighbour sum out[t] = sum_{s->t} w(s->t) x[s].
 
   Args:
-    adj: Adjacency of the graph.
+    adj: Adjacency of the graph (or of this device's shard).
     weights: float [E] per-edge weights (0 on padding edges).
     x: float [N, d] node features (N = padded node count).
     impl: 'auto', 'csr' or 'segment_sum' (see kernels.py).
@@ -86,10 +115,11 @@ def propagate(adj: Adjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d].
   """
-  return kernels.propagate(kernels.resolve(impl), symmetric, adj, weights, x)
+  return _kernels(adj).propagate(kernels.resolve(impl), symmetric, adj,
+                                 weights, x)
 
 
-def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
+def lightgcn(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
              num_layers: int, impl: str = 'auto',
              symmetric: bool = True) -> jax.Array:
   """LightGCN's layer stack: mean of x, Ax, A^2 x, ..., A^K x.
@@ -100,7 +130,7 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
   `propagate` instead.
 
   Args:
-    adj: Adjacency of the graph.
+    adj: Adjacency of the graph (or of this device's shard).
     weights: float [E] normalised edge weights (D^-1/2 A D^-1/2).
     x: float [N, d] layer-0 embeddings.
     num_layers: K >= 0.
@@ -112,8 +142,8 @@ def lightgcn(adj: Adjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d] the mean over layers 0..K.
   """
-  return kernels.layer_mean(kernels.resolve(impl), adj, weights, x,
-                            num_layers, symmetric)
+  return _kernels(adj).layer_mean(kernels.resolve(impl), adj, weights, x,
+                                  num_layers, symmetric)
 
 
 def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
@@ -139,15 +169,16 @@ def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
   return out[:n]
 
 
-def gcn_aggregate(adj: Adjacency, weights: jax.Array, self_weights: jax.Array,
-                  h: jax.Array, impl: str = 'auto') -> jax.Array:
+def gcn_aggregate(adj: AnyAdjacency, weights: jax.Array,
+                  self_weights: jax.Array, h: jax.Array,
+                  impl: str = 'auto') -> jax.Array:
   """GCN aggregation D~^-1/2 (A + I) D~^-1/2 h (PyG GCNConv without W, b).
 
   The self loops are applied as a diagonal term, not as edges, so the graph
   keeps one edge list for every model.
 
   Args:
-    adj: Adjacency of the graph.
+    adj: Adjacency of the graph (or of this device's shard).
     weights: float [E] from graphs.gcn_norm (symmetric).
     self_weights: float [N] self-loop weights 1/d~ (0 on padding nodes).
     h: float [N, d] transformed node features (X W).
@@ -161,8 +192,26 @@ def gcn_aggregate(adj: Adjacency, weights: jax.Array, self_weights: jax.Array,
 
 
 def edge_mask(graph: jraph.GraphsTuple) -> jax.Array:
-  """bool [E]: True on real edges (padding edges come last, see graphs.py)."""
+  """bool [E]: True on real edges (padding edges come last, see graphs.py;
+  in each shard too)."""
   return jnp.arange(graph.senders.shape[0]) < jnp.asarray(graph.n_edge)[0]
+
+
+def undirected_uniform(graph: jraph.GraphsTuple, key: jax.Array) -> jax.Array:
+  """float [E]: a U[0, 1) draw per undirected edge, the same for both of its
+  directions (e.g. edge dropout that keeps the graph symmetric).
+
+  The draw is over the whole graph's E padded edges; a shard (graph_shards)
+  reads its edges' values from it, so any device count draws what one
+  device draws.
+  """
+  if graph_shards.is_sharded(graph):
+    draw = jax.random.uniform(key, (graph.globals.num_edges,))
+    return take_rows(draw, jnp.asarray(graph.edges['pair']))
+  e = graph.senders.shape[0]
+  draw = jax.random.uniform(key, (e,))
+  pair = jnp.minimum(jnp.arange(e), jnp.asarray(graph.edges['reverse']))
+  return take_rows(draw, pair)
 
 
 def segment_softmax(logits: jax.Array, segment_ids: jax.Array,

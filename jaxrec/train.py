@@ -39,6 +39,8 @@ import ml_collections
 import numpy as np
 
 from jaxrec import distributed
+from jaxrec import graph_shards
+from jaxrec import kernels
 from jaxrec import progress as progress_lib
 from jaxrec import runs
 from jaxrec import tasks
@@ -50,8 +52,9 @@ from jaxrec.models import spec as spec_lib
 from jaxrec.run_files import (  # pylint: disable=unused-import
     MetricsLog, RESUMABLE_KEYS, check_config_matches, save_config)
 
-# The device axis of the train step's pmap; only this file names it.
-AXIS = 'batch'
+# The device axis of the train step's pmap; the edge-sharded kernels sum over
+# it too (kernels.py defines it, so that they need not import this file).
+AXIS = kernels.AXIS
 
 
 def _step_context(rng: jax.Array) -> spec_lib.StepContext:
@@ -111,12 +114,14 @@ def train_step(spec: spec_lib.ModelSpec, model, loss_params, seed: int,
   return state.apply_gradients(grads=grads), loss
 
 
-def make_step(task: tasks.Task):
-  """The pmapped train step: state and inputs broadcast, batch sharded."""
+def make_step(task: tasks.Task, inputs_axes=None):
+  """The pmapped train step: state broadcast, batch sharded; the inputs
+  broadcast, or with config.shard_graph each graph's edge arrays split
+  over the devices (inputs_axes: graph_shards.shard_inputs's in_axes)."""
   step = functools.partial(train_step, task.spec, task.model,
                            task.spec.loss_params(task.config),
                            task.config.seed)
-  return jax.pmap(step, axis_name=AXIS, in_axes=(None, None, 0, None),
+  return jax.pmap(step, axis_name=AXIS, in_axes=(None, inputs_axes, 0, None),
                   out_axes=(None, None))
 
 
@@ -207,9 +212,13 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
   devices = num_devices(config)
   run = runs.open_run(config, workdir, allow_data_change, devices)
   task = run.task
-  p_step = make_step(task)
+  if config.shard_graph:  # Each device holds 1/D of every graph's edges.
+    inputs, axes = graph_shards.step_inputs(task.inputs, devices,
+                                            distributed.local_rows)
+  else:
+    inputs, axes = place_inputs(task.inputs, devices), None
+  p_step = make_step(task, axes)
   t_start = time.time()
-  inputs = place_inputs(task.inputs, devices)
   run.state = replicate(run.state, devices)
   while run.active:
     t0 = time.time()

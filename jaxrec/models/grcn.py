@@ -125,9 +125,8 @@ class GRCN(nn.Module):
     mask = ops.edge_mask(graph)
     if train and self.edge_dropout > 0:
       # One draw per undirected edge, shared by both directions.
-      draw = jax.random.uniform(self.make_rng('dropout'), mask.shape)
-      pair = jnp.minimum(jnp.arange(mask.shape[0]), adj.reverse)
-      mask = mask & (ops.take_rows(draw, pair) >= self.edge_dropout)
+      draw = ops.undirected_uniform(graph, self.make_rng('dropout'))
+      mask = mask & (draw >= self.edge_dropout)
 
     # Per modality: the parameters and the content MLP (input widths differ).
     prefs, p, f = {}, [], []

@@ -141,6 +141,7 @@ def check_config(config: ml_collections.ConfigDict, num_candidates: int | None,
   }, config_lib.base(config.model.name))
   checks.check_choice(config.negative_sampling, 'config.negative_sampling',
                       ('uniform', 'popularity'))
+  checks.check_choice(config.shard_graph, 'config.shard_graph', (False, True))
   ks = tuple(config.eval_ks)
   if not ks or not all(checks.POSITIVE_INT.accepts(k) for k in ks):
     # Before selection_metric, whose names are made from eval_ks.
