@@ -185,8 +185,8 @@ def place(inputs: Any, axes: Any, num_devices: int) -> Any:
   replicated (so no step call moves them again)."""
   mesh = jax.sharding.Mesh(np.array(jax.local_devices()[:num_devices]),
                            (AXIS,))
-  spec = lambda axis: jax.sharding.PartitionSpec(
-      None if axis is None else AXIS)
+  spec = lambda axis: (jax.sharding.PartitionSpec() if axis is None else
+                       jax.sharding.PartitionSpec(AXIS))
   return jax.tree.map(
       lambda axis, x: jax.device_put(
           x, jax.sharding.NamedSharding(mesh, spec(axis))),
