@@ -181,15 +181,14 @@ def train_many(configs: Sequence[ml_collections.ConfigDict],
     by_config: dict[str, list[runs_lib.Run]] = {}
     for run in group:
       by_config.setdefault(program_key(run.config), []).append(run)
-    by_shape: dict[str, list[runs_lib.Run]] = {}
+    failed = {}
     for same_config in by_config.values():
       pad_graphs_alike(same_config)
+      by_shape: dict[str, list[runs_lib.Run]] = {}
       for run in same_config:
-        by_shape.setdefault(program_key(run.config) + shape_key(run),
-                            []).append(run)
-    failed = {}
-    for program in by_shape.values():
-      failed.update(_train_program(program, devices))
+        by_shape.setdefault(shape_key(run), []).append(run)
+      for program in by_shape.values():
+        failed.update(_train_program(program, devices))
     results = []
     for run in group:
       if run.workdir not in failed:
@@ -213,6 +212,48 @@ def _epoch_batches(program, epochs, trains, step, template, devices):
            for r, e in zip(program, epochs)]
   return (distributed.local_rows(stacked_step.shard(batches, devices), 1),
           np.array(steps, np.int32), np.array(live))
+
+
+def _end_epoch(program: list[runs_lib.Run], trains: list[bool], stacked_state,
+               losses: np.ndarray, all_outputs, t0: float, t_start: float,
+               failed: dict[str, str]) -> None:
+  """Each training run's end of epoch (runs.end_epoch), from the program's.
+
+  Args:
+    program: the runs.
+    trains: which of them trained this epoch.
+    stacked_state: (params, opt_state, step_count), each [R, ...].
+    losses: float [steps, R] the epoch's batch losses.
+    all_outputs: () -> every run's ranking outputs [R, ...] (computed once,
+      when the first run evaluates).
+    t0, t_start: when the epoch and the training started.
+    failed: workdir -> error of runs that diverged; updated.
+  """
+  params, opt_state, step_count = stacked_state
+  outputs = {}
+
+  def evaluate_fn(split, i):
+    if 'all' not in outputs:
+      outputs['all'] = all_outputs()
+    task = program[i].task
+    return task.kind.evaluate_outputs(
+        task, stacked_step.unstack(outputs['all'], i), split)
+
+  for i, run in enumerate(program):
+    if not trains[i]:
+      continue
+    state = run.state.replace(params=stacked_step.unstack(params, i),
+                              opt_state=stacked_step.unstack(opt_state, i),
+                              step=step_count[i])
+    # The alone run's mean: float32 on device, over its own steps.
+    loss = float(jax.numpy.mean(losses[:run.batches.steps_per_epoch, i]))
+    try:
+      runs_lib.end_epoch(run, state, loss, time.time() - t0,
+                         time.time() - t_start,
+                         lambda split, i=i: evaluate_fn(split, i))
+    except TrainingDiverged as e:
+      logging.error('%s', e)
+      failed[run.workdir] = f'{run.workdir}: {e}'
 
 
 def _train_program(program: list[runs_lib.Run],
@@ -250,29 +291,6 @@ def _train_program(program: list[runs_lib.Run],
       losses.append(loss)
       meter.tick(s + 1, loss[0])
     losses = np.asarray(jax.numpy.stack(losses))  # [steps, R]
-    outputs = {}
-
-    def evaluate_fn(split, i):
-      if 'all' not in outputs:  # Once per epoch, for every run together.
-        outputs['all'] = outputs_fn(params, inputs)
-      task = program[i].task
-      return task.kind.evaluate_outputs(
-          task, stacked_step.unstack(outputs['all'], i), split)
-
-    for i, run in enumerate(program):
-      if not trains[i]:
-        continue
-      state = run.state.replace(
-          params=stacked_step.unstack(params, i),
-          opt_state=stacked_step.unstack(opt_state, i),
-          step=step_count[i])
-      # The alone run's mean: float32 on device, over its own steps.
-      loss = float(jax.numpy.mean(losses[:run.batches.steps_per_epoch, i]))
-      try:
-        runs_lib.end_epoch(run, state, loss, time.time() - t0,
-                           time.time() - t_start,
-                           lambda split, i=i: evaluate_fn(split, i))
-      except TrainingDiverged as e:
-        logging.error('%s', e)
-        failed[run.workdir] = f'{run.workdir}: {e}'
+    _end_epoch(program, trains, (params, opt_state, step_count), losses,
+               lambda: outputs_fn(params, inputs), t0, t_start, failed)
   return failed
