@@ -143,6 +143,16 @@ def test_help_lists_config_fields_with_their_comments(tmp_path):
   assert os.listdir(tmp_path) == []
 
 
+def test_sweep_help_lists_the_cross_validation_flags_it_takes(tmp_path):
+  """jaxrec-sweep's --sweep, --parallel and --folds live in the
+  cross-validate tool's module; its --help must list them."""
+  proc = _run([sys.executable, os.path.join(REPO, 'launch', 'sweep.py'),
+               '--help'], cwd=tmp_path)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  for flag in ('--sweep:', '--parallel:', '--folds:', '--search:'):
+    assert flag in proc.stdout
+
+
 def test_run_folder_is_removed_after_a_user_error_unless_it_holds_a_run(
     tmp_path):
   made = tmp_path / 'runs' / 'a'

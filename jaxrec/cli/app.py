@@ -118,7 +118,10 @@ def _print_help(doc: str, module: str, argv: Sequence[str],
                 has_config: bool) -> None:
   """The tool's usage, its flags and, with a config, the config's fields."""
   helpfull = '--helpfull' in argv
-  modules = (module, config_files.__name__, __name__)
+  # A tool whose flags partly live in another tool's module names it in
+  # FLAG_MODULES (jaxrec-sweep takes jaxrec-cross-validate's).
+  shared = getattr(sys.modules.get(module), 'FLAG_MODULES', ())
+  modules = (module, *shared, config_files.__name__, __name__)
   text = flags.FLAGS.get_help() if helpfull else '\n'.join(
       h for h in map(flags.FLAGS.module_help, modules) if h)
   print(f'{doc.rstrip()}\n\nflags:\n{text}')

@@ -34,6 +34,7 @@ from jaxrec.cli import preflight
 # The cross-validate tool's module (its flags are this tool's too); by name,
 # since jaxrec.cli.cross_validate is also the console-script function.
 cross_validate = importlib.import_module('jaxrec.cli.cross_validate')
+FLAG_MODULES = (cross_validate.__name__,)  # --help lists them too.
 
 _SEARCH = flags.DEFINE_enum('search', 'grid', ['grid', 'random'],
                             'grid: every combination of the --sweep values; '
