@@ -143,6 +143,44 @@ def _extra(config: ml_collections.ConfigDict,
   return extra
 
 
+def get_field(config: ml_collections.ConfigDict, field: str,
+              flag: str) -> Any:
+  """The value of a dotted field ('model.num_layers'), or a ConfigError.
+
+  Args:
+    config: the config.
+    field: the dotted path below config.
+    flag: how the user names a field on the command line, for the error:
+      '--config.' or '--sweep='.
+
+  Raises:
+    ConfigError: naming the missing part, with the closest field's name.
+  """
+  node, parts = config, field.split('.')
+  for depth, part in enumerate(parts):
+    if isinstance(node, ml_collections.ConfigDict) and part in node:
+      node = node[part]
+      continue
+    parent = '.'.join(['config', *parts[:depth]])
+    known = (list(node.keys())
+             if isinstance(node, ml_collections.ConfigDict) else [])
+    close = difflib.get_close_matches(part, known, n=1)
+    hint = (f'did you mean {flag}{".".join([*parts[:depth], close[0]])}?'
+            if close else '--config=FILE --help lists the fields.')
+    raise ConfigError(f'{flag}{field}: {parent} has no field {part!r}; '
+                      f'{hint}')
+  return node
+
+
+def set_field(config: ml_collections.ConfigDict, field: str,
+              value: Any) -> None:
+  """Sets a dotted field ('model.num_layers') that exists, in place."""
+  *parents, leaf = field.split('.')
+  for part in parents:
+    config = config[part]
+  config[leaf] = value
+
+
 def check_known(config: ml_collections.ConfigDict) -> None:
   """Raises ConfigError for the first field base() does not know."""
   extra = unknown_fields(config)

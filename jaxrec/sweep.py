@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import ml_collections
 import numpy as np
 
+from jaxrec import config as config_lib
 from jaxrec import cross_validation
 from jaxrec import files
 from jaxrec import workdir as workdir_lib
@@ -51,20 +52,6 @@ class Axis:
   distribution: tuple[str, float, float] | None = None
 
 
-def _current(config: ml_collections.ConfigDict, field: str) -> Any:
-  """The config's value of a dotted field, or a ConfigError naming it."""
-  node = config
-  for i, part in enumerate(field.split('.')):
-    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
-      where = '.'.join(field.split('.')[:i]) or 'config'
-      known = sorted(node.keys()) if isinstance(
-          node, ml_collections.ConfigDict) else []
-      raise ConfigError(f'--sweep field {field!r}: {where} has no field '
-                        f'{part!r}; its fields: {", ".join(known)}.')
-    node = node[part]
-  return node
-
-
 def _typed(text: str, like: Any, field: str) -> Any:
   """A value of the field's type, read from text."""
   try:
@@ -86,7 +73,7 @@ def parse(arg: str, config: ml_collections.ConfigDict) -> Axis:
   if not sep or not spec:
     raise ConfigError(f'--sweep={arg!r}: write FIELD=V1,V2 (e.g. '
                       f'learning_rate=1e-3,5e-3) or FIELD=log:LOW:HIGH.')
-  like = _current(config, field)
+  like = config_lib.get_field(config, field, '--sweep=')
   if isinstance(like, (tuple, list, ml_collections.ConfigDict)):
     raise ConfigError(f'--sweep {field}: only single numbers, booleans and '
                       f'strings can be searched; config.{field} is {like!r}.')
@@ -133,7 +120,7 @@ def random_points(axes: Sequence[Axis], trials: int, seed: int,
                                                    math.log(high))),
                'uniform': lambda: rng.uniform(low, high),
                'int': lambda: int(rng.integers(low, high + 1))}[kind]()
-      like = _current(config, a.field)
+      like = config_lib.get_field(config, a.field, '--sweep=')
       point[a.field] = (int(round(value)) if isinstance(like, int) and not
                         isinstance(like, bool) else float(value))
     points.append(point)
@@ -151,11 +138,7 @@ def point_config(config: ml_collections.ConfigDict,
   """A copy of config with the point's values set."""
   cfg = config.copy_and_resolve_references()
   for field, value in point.items():
-    *parents, leaf = field.split('.')
-    node = cfg
-    for p in parents:
-      node = node[p]
-    node[leaf] = value
+    config_lib.set_field(cfg, field, value)
   return cfg
 
 

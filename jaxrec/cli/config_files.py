@@ -26,6 +26,7 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
+from jaxrec import config as config_lib
 from jaxrec.errors import ConfigError, UserError
 
 _CONFIG = re.compile(r'^--?config(=|$)')
@@ -148,23 +149,6 @@ def given_config(argv: Sequence[str]) -> ml_collections.ConfigDict | None:
   return load(argv[j].split('=', 1)[1] if i == j else argv[j])
 
 
-def _check_field(config: ml_collections.ConfigDict, field: str) -> None:
-  """Raises ConfigError unless config has the dotted `field`."""
-  node, parts = config, field.split('.')
-  for depth, part in enumerate(parts):
-    if isinstance(node, ml_collections.ConfigDict) and part in node:
-      node = node[part]
-      continue
-    parent = '.'.join(['config', *parts[:depth]])
-    known = (list(node.keys())
-             if isinstance(node, ml_collections.ConfigDict) else [])
-    close = difflib.get_close_matches(part, known, n=1)
-    hint = (f'did you mean --{parent}.{close[0]}?' if close else
-            f'--config=FILE --help lists the fields.')
-    raise ConfigError(f'--config.{field}: {parent} has no field {part!r}; '
-                      f'{hint}')
-
-
 def check(argv: Sequence[str]) -> None:
   """Loads argv's config file and checks that each overridden field exists.
 
@@ -178,4 +162,4 @@ def check(argv: Sequence[str]) -> None:
   for arg in argv:
     match = _OVERRIDE.match(arg)
     if match:
-      _check_field(config, match.group(2))
+      config_lib.get_field(config, match.group(2), '--config.')
