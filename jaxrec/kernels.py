@@ -295,14 +295,22 @@ def _propagate_bwd(impl, symmetric, residuals, g):
 propagate.defvjp(_propagate_fwd, _propagate_bwd)
 
 
+def layer_mean_value(product: Callable[[jax.Array], jax.Array], x: jax.Array,
+                     num_layers: int) -> jax.Array:
+  """mean_{k=0..K} A^k x by K calls of product (h -> A h); kernels_sharded
+  passes a product that sums the devices' parts."""
+  total, h = x, x
+  for _ in range(num_layers):
+    h = product(h)
+    total = total + h
+  return total / (num_layers + 1)
+
+
 def _layer_mean_value(impl: str, adj: Adjacency, weights: jax.Array,
                       x: jax.Array, num_layers: int) -> jax.Array:
   """mean_{k=0..K} A^k x by K propagations."""
-  total, h = x, x
-  for _ in range(num_layers):
-    h = KERNELS[impl](adj, weights, h)
-    total = total + h
-  return total / (num_layers + 1)
+  return layer_mean_value(lambda h: KERNELS[impl](adj, weights, h), x,
+                          num_layers)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 4, 5))

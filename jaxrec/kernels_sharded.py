@@ -168,11 +168,8 @@ propagate.defvjp(_propagate_fwd, _propagate_bwd)
 
 def _layer_mean_value(impl, adj, weights, x, num_layers):
   """mean_{k=0..K} A^k x with one psum per layer."""
-  total, h = x, x
-  for _ in range(num_layers):
-    h = _psum(KERNELS[impl](adj, weights, h))
-    total = total + h
-  return total / (num_layers + 1)
+  return kernels.layer_mean_value(
+      lambda h: _psum(KERNELS[impl](adj, weights, h)), x, num_layers)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 4, 5))

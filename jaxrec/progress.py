@@ -22,6 +22,7 @@ import time
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
+import numpy as np
 from absl import logging
 
 # Seconds between in-epoch progress lines.
@@ -76,9 +77,9 @@ class StepMeter:
   Call tick() after dispatching each step. It compares the host clock with
   the last line's time and, only when a line is due, blocks on that step's
   output (so the count is of finished steps) and logs. The clock starts
-  after the second step: in a run's first epoch both of the first two
-  compile (the step traced with the fresh state, then with the state a step
-  returns).
+  after the second step: in a run's first epoch the first compiles, and the
+  second would too for a state placed otherwise than train.replicate places
+  it.
   """
 
   def __init__(self, epoch: int, steps: int, interval: float | None = None,
@@ -93,7 +94,8 @@ class StepMeter:
     self._t0 = self._last = None
 
   def tick(self, step: int, loss: Any) -> None:
-    """After step number `step` (1-based) was dispatched; `loss` is its output."""
+    """After step number `step` (1-based) was dispatched; `loss` is its
+    output: a scalar, or stacked runs' [R] losses (their mean is shown)."""
     now = self._clock()
     if step <= WARMUP_STEPS:
       self._t0 = self._last = now
@@ -105,7 +107,8 @@ class StepMeter:
     rate = (step - WARMUP_STEPS) / max(now - self._t0, 1e-9)
     self._emit('epoch %d  step %d/%d  %.2f steps/s  batch loss %.5f  '
                'epoch ETA %s', self.epoch, step, self.steps, rate,
-               float(loss), format_duration((self.steps - step) / rate))
+               float(np.mean(loss)),
+               format_duration((self.steps - step) / rate))
 
 
 class Console:
