@@ -51,6 +51,13 @@ def base(model: str) -> ml_collections.ConfigDict:
   # running the whole graph. The same update, up to float rounding;
   # evaluation still runs the whole graph on one device.
   c.shard_graph = False
+  # Split the node embedding tables by rows over the train step's devices
+  # (jaxrec/row_shards.py): each device keeps N / D rows of the parameters
+  # and of Adam's moments, computes its rows of every layer, and receives
+  # from the others only the rows its edges read. For catalogues whose
+  # tables do not fit on one device; models whose spec names row_tables
+  # (LightGCN), one process. Evaluation and checkpoints see the whole table.
+  c.shard_tables = False
   # Evaluate on validation and save a checkpoint every this many epochs
   # (and after the last).
   c.eval_every_epochs = 5

@@ -241,9 +241,10 @@ def train_runs(configs: Sequence[ml_collections.ConfigDict],
   if parallel < 1:
     raise ConfigError(f'parallel (--parallel) must be at least 1; got '
                       f'{parallel}.')
-  if parallel > 1 and any(c.shard_graph for c in configs):
-    raise ConfigError('--parallel > 1 (stacked runs) and config.shard_graph='
-                      'True do not combine yet: set one of them back.')
+  for field in ('shard_graph', 'shard_tables'):
+    if parallel > 1 and any(c[field] for c in configs):
+      raise ConfigError(f'--parallel > 1 (stacked runs) and config.{field}='
+                        f'True do not combine yet: set one of them back.')
   out = [None] * len(configs)
   groups = (stacked.programs(configs, parallel) if parallel > 1 else
             [[i] for i in range(len(configs))])

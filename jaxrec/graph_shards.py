@@ -44,6 +44,7 @@ import jraph
 import numpy as np
 
 from jaxrec import graphs
+from jaxrec import row_shards
 from jaxrec.kernels import AXIS
 
 # Node fields that differ between shards (pmap in_axes 0).
@@ -159,22 +160,33 @@ def _is_graph(x: Any) -> bool:
   return isinstance(x, jraph.GraphsTuple)
 
 
-def shard_inputs(inputs: Any, num_shards: int) -> tuple[Any, Any]:
+def _graph_axes_any(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
+  if row_shards.is_row_sharded(graph):
+    return row_shards.graph_axes(graph)
+  return _graph_axes(graph)
+
+
+def shard_inputs(inputs: Any, num_shards: int,
+                 split: Callable[[jraph.GraphsTuple, int], Any] = None
+                 ) -> tuple[Any, Any]:
   """Every graph in a model's inputs sharded D ways, and pmap's in_axes.
 
   Args:
     inputs: the model's inputs (spec.inputs: a graph, several graphs, a
       dict with a graph and features), host arrays.
     num_shards: D, the train step's device count.
+    split: (graph, D) -> its per-device graph: shard_graph (edge shards)
+      by default, row_shards.shard_graph for row-sharded tables.
 
   Returns:
-    (inputs with each GraphsTuple replaced by shard_graph's, the in_axes
-    pytree: 0 on sharded arrays, None on everything else).
+    (inputs with each GraphsTuple replaced by its per-device graph, the
+    in_axes pytree: 0 on sharded arrays, None on everything else).
   """
+  split = split or shard_graph
   sharded = jax.tree.map(
-      lambda x: shard_graph(x, num_shards) if _is_graph(x) else x, inputs,
+      lambda x: split(x, num_shards) if _is_graph(x) else x, inputs,
       is_leaf=_is_graph)
-  axes = jax.tree.map(lambda x: _graph_axes(x) if _is_graph(x) else None,
+  axes = jax.tree.map(lambda x: _graph_axes_any(x) if _is_graph(x) else None,
                       sharded, is_leaf=_is_graph)
   return sharded, axes
 
@@ -194,7 +206,9 @@ def place(inputs: Any, axes: Any, num_devices: int) -> Any:
 
 
 def step_inputs(inputs: Any, num_devices: int,
-                rows: Callable[[Any], Any] | None = None) -> tuple[Any, Any]:
+                rows: Callable[[Any], Any] | None = None,
+                split: Callable[[jraph.GraphsTuple, int], Any] = None
+                ) -> tuple[Any, Any]:
   """The train step's edge-sharded model inputs on device, and their in_axes.
 
   Args:
@@ -203,11 +217,12 @@ def step_inputs(inputs: Any, num_devices: int,
     rows: [D, ...] arrays -> this process's rows (its local devices'
       shards, as pmap takes host-local arrays in a multi-process run;
       distributed.local_rows), or None: all D on this process.
+    split: see shard_inputs.
 
   Returns:
     (shard_inputs()'s inputs placed on this process's devices, in_axes).
   """
-  sharded, axes = shard_inputs(inputs, num_devices)
+  sharded, axes = shard_inputs(inputs, num_devices, split)
   if rows is not None:
     sharded = jax.tree.map(lambda axis, x: x if axis is None else rows(x),
                            axes, sharded, is_leaf=lambda x: x is None)

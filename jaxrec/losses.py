@@ -17,7 +17,9 @@ from jaxrec import ops
 
 
 def pair_scores(table: jax.Array, users: jax.Array, items: jax.Array,
-                negatives: jax.Array) -> tuple[jax.Array, jax.Array]:
+                negatives: jax.Array,
+                take: Callable[[jax.Array, jax.Array], jax.Array] = (
+                    ops.take_rows)) -> tuple[jax.Array, jax.Array]:
   """Dot-product scores of each example's rated item and its negatives.
 
   Args:
@@ -25,13 +27,14 @@ def pair_scores(table: jax.Array, users: jax.Array, items: jax.Array,
     users: int [B] rows of the examples' users.
     items: int [B] rows of the rated items.
     negatives: int [B, K] rows of the sampled negatives.
+    take: (table, ids) -> rows; e.g. ops.node_rows for a row-sharded table.
 
   Returns:
     (float [B] s_ui, float [B, K] s_uj).
   """
-  e_u = ops.take_rows(table, users)
-  item_scores = jnp.sum(e_u * ops.take_rows(table, items), axis=-1)
-  neg_scores = jnp.einsum('bd,bkd->bk', e_u, ops.take_rows(table, negatives))
+  e_u = take(table, users)
+  item_scores = jnp.sum(e_u * take(table, items), axis=-1)
+  neg_scores = jnp.einsum('bd,bkd->bk', e_u, take(table, negatives))
   return item_scores, neg_scores
 
 

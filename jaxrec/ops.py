@@ -10,6 +10,10 @@ A graph sharded over the train step's devices (config.shard_graph,
 graph_shards.py) gives a ShardedAdjacency: the same operations then run
 on the device's edges only, with their node-level sums across devices
 (kernels_sharded.py), so models call the same functions either way.
+Row-sharded tables (config.shard_tables, row_shards.py) give a
+RowAdjacency: node matrices then hold this device's rows only
+(table_rows), layers exchange the rows their edges read
+(kernels_rows.py), and a loss reads rows by global id with node_rows.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ import jraph
 
 from jaxrec import graph_shards
 from jaxrec import kernels
+from jaxrec import kernels_rows
 from jaxrec import kernels_sharded
+from jaxrec import row_shards
 # Part of this module's API: models take ops.Adjacency and call
 # ops.take_rows; kernels.py defines them because its kernels use them.
 from jaxrec.kernels import Adjacency
 from jaxrec.kernels import take_rows
+from jaxrec.kernels_rows import RowAdjacency
 from jaxrec.kernels_sharded import ShardedAdjacency
 
-AnyAdjacency = Adjacency | ShardedAdjacency
+AnyAdjacency = Adjacency | ShardedAdjacency | RowAdjacency
 
 
 def _row_pointers(counts) -> jax.Array:
@@ -46,10 +53,17 @@ def adjacency(graph: jraph.GraphsTuple) -> AnyAdjacency:
       it inside the train step (graph_shards.py).
 
   Returns:
-    The Adjacency, or for a shard the ShardedAdjacency (traceable: works on
-    tracers inside jit).
+    The Adjacency, or for a shard the ShardedAdjacency, for a device's rows
+    the RowAdjacency (traceable: works on tracers inside jit).
   """
   indptr = _row_pointers(graph.nodes['in_edges'])
+  if row_shards.is_row_sharded(graph):
+    e = graph.edges
+    return RowAdjacency(
+        jnp.asarray(graph.senders), jnp.asarray(graph.receivers), indptr,
+        jnp.asarray(e['t_order']), jnp.asarray(e['t_rows']),
+        jnp.asarray(e['t_cols']), _row_pointers(graph.nodes['halo_edges']),
+        jnp.asarray(graph.nodes['send']))
   if graph_shards.is_sharded(graph):
     e = graph.edges
     return ShardedAdjacency(
@@ -62,7 +76,28 @@ def adjacency(graph: jraph.GraphsTuple) -> AnyAdjacency:
 
 def _kernels(adj: AnyAdjacency):
   """The module whose custom-VJP functions handle this adjacency."""
+  if isinstance(adj, RowAdjacency):
+    # Only the fixed-weight propagations (lightgcn, propagate) have a
+    # row-sharded form; ModelSpec.row_tables marks the models that use no
+    # other operation.
+    raise NotImplementedError('This operation has no row-sharded form.')
   return kernels_sharded if isinstance(adj, ShardedAdjacency) else kernels
+
+
+def table_rows(graph: jraph.GraphsTuple, num_rows: int) -> int:
+  """Rows of a node table on this device: num_rows, or for a row-sharded
+  graph the device's block R (what a model's table parameter holds)."""
+  return graph.globals.rows if row_shards.is_row_sharded(graph) else num_rows
+
+
+def node_rows(graph: jraph.GraphsTuple, x: jax.Array,
+              ids: jax.Array) -> jax.Array:
+  """x[ids] for global node ids: x [N, ...] (or this device's [R, ...]
+  rows of a row-sharded graph, fetched from their owners) -> [*ids.shape,
+  ...]."""
+  if row_shards.is_row_sharded(graph):
+    return kernels_rows.gather_rows(graph.globals, x, ids)
+  return take_rows(x, ids)
 
 
 def gather(adj: AnyAdjacency, x: jax.Array, at: str,
@@ -115,6 +150,8 @@ def propagate(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d].
   """
+  if isinstance(adj, RowAdjacency):  # Fixed weights only.
+    return kernels_rows.propagate(kernels.resolve(impl), adj, weights, x)
   return _kernels(adj).propagate(kernels.resolve(impl), symmetric, adj,
                                  weights, x)
 
@@ -142,6 +179,9 @@ def lightgcn(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d] the mean over layers 0..K.
   """
+  if isinstance(adj, RowAdjacency):
+    return kernels_rows.layer_mean(kernels.resolve(impl), adj, weights, x,
+                                   num_layers)
   return _kernels(adj).layer_mean(kernels.resolve(impl), adj, weights, x,
                                   num_layers, symmetric)
 
@@ -162,6 +202,9 @@ def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
   Returns:
     float [n, d]: the mean of x, Ax, ..., A^K x on the real nodes.
   """
+  if row_shards.is_row_sharded(graph):  # x: this device's rows, as is.
+    return lightgcn(adjacency(graph), graph.edges['weight'], x, num_layers,
+                    impl, symmetric)
   n = x.shape[0]
   padded = jnp.pad(x, ((0, graph.nodes['in_edges'].shape[0] - n), (0, 0)))
   out = lightgcn(adjacency(graph), graph.edges['weight'], padded, num_layers,

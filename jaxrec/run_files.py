@@ -32,7 +32,8 @@ from jaxrec.errors import ConfigError
 
 # Keys that may change when a run is resumed (e.g. to train longer).
 RESUMABLE_KEYS = ('num_epochs', 'patience', 'num_devices', 'eval_chunk_size',
-                  'log_every_epochs', 'log_test_every_eval', 'shard_graph')
+                  'log_every_epochs', 'log_test_every_eval', 'shard_graph',
+                  'shard_tables')
 
 
 class MetricsLog:

@@ -97,12 +97,13 @@ def make_step(task: Task, stacked_inputs: bool):
     -> (params, opt_state, step_count, loss [R]); the state [R, ...] is the
     same on every device, batch arrays are [R, D, B / D, ...].
   """
-  if task.config.shard_graph:
-    raise ConfigError(
-        'config.shard_graph=True cannot train stacked runs (cross_validate '
-        '--parallel, sweeps): their step vmaps whole graphs over runs. Set '
-        '--config.shard_graph=False, or train the runs one by one '
-        '(--parallel=1).')
+  for field in ('shard_graph', 'shard_tables'):
+    if task.config[field]:
+      raise ConfigError(
+          f'config.{field}=True cannot train stacked runs (cross_validate '
+          f'--parallel, sweeps): their step vmaps whole graphs and tables '
+          f'over runs. Set --config.{field}=False, or train the runs one by '
+          f'one (--parallel=1).')
   step = functools.partial(_run_step, task.spec, task.model,
                            task.spec.loss_params(task.config))
   runs = jax.vmap(step, in_axes=(0, 0, 0, 0 if stacked_inputs else None, 0,

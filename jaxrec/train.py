@@ -42,6 +42,7 @@ from jaxrec import distributed
 from jaxrec import graph_shards
 from jaxrec import kernels
 from jaxrec import progress as progress_lib
+from jaxrec import row_shards
 from jaxrec import runs
 from jaxrec import tasks
 from jaxrec import train_state
@@ -67,7 +68,7 @@ def _step_context(rng: jax.Array) -> spec_lib.StepContext:
 
 def loss_and_grads(spec: spec_lib.ModelSpec, model, loss_params, seed,
                    params, inputs, batch: dict[str, jax.Array],
-                   step: jax.Array):
+                   step: jax.Array, complete=None):
   """The global batch's mean loss and its gradient, on this device's shard.
 
   Runs under pmap (train_step; jaxrec.stacked vmaps it over runs inside
@@ -86,6 +87,10 @@ def loss_and_grads(spec: spec_lib.ModelSpec, model, loss_params, seed,
     inputs: the model's inputs (the training graph, and features if any).
     batch: this device's [B / D] arrays, including 'mask'.
     step: global step number (folds into the dropout key).
+    complete: None, or a tree like params of bools: True on row-sharded
+      tables (config.shard_tables), whose gradient on each device is
+      already the global batch's for the device's own rows
+      (kernels_rows.py), so it is not summed over devices.
 
   Returns:
     (global mean loss, its gradient with respect to params).
@@ -101,28 +106,38 @@ def loss_and_grads(spec: spec_lib.ModelSpec, model, loss_params, seed,
     return jnp.sum(per_example * batch['mask'])
 
   loss, grads = jax.value_and_grad(local_loss_sum)(params)
-  grads = jax.tree.map(lambda g: jax.lax.psum(g, AXIS) / count, grads)
+  if complete is None:
+    complete = jax.tree.map(lambda _: False, grads)
+  grads = jax.tree.map(
+      lambda g, done: (g if done else jax.lax.psum(g, AXIS)) / count, grads,
+      complete)
   return jax.lax.psum(loss, AXIS) / count, grads
 
 
 def train_step(spec: spec_lib.ModelSpec, model, loss_params, seed: int,
                state: train_state.TrainState, inputs,
-               batch: dict[str, jax.Array], step: jax.Array):
-  """One optimizer step (see loss_and_grads); returns (new state, loss)."""
+               batch: dict[str, jax.Array], step: jax.Array, complete=None):
+  """One optimizer step (see loss_and_grads); returns (new state, loss).
+  Adam acts element by element, so a device updates its own table rows."""
   loss, grads = loss_and_grads(spec, model, loss_params, seed, state.params,
-                               inputs, batch, step)
+                               inputs, batch, step, complete)
   return state.apply_gradients(grads=grads), loss
 
 
-def make_step(task: tasks.Task, inputs_axes=None):
+def make_step(task: tasks.Task, inputs_axes=None, state_axes=None):
   """The pmapped train step: state broadcast, batch sharded; the inputs
   broadcast, or with config.shard_graph each graph's edge arrays split
-  over the devices (inputs_axes: graph_shards.shard_inputs's in_axes)."""
+  over the devices (inputs_axes: graph_shards.shard_inputs's in_axes);
+  with config.shard_tables the tables' rows too (state_axes:
+  row_shards.state_axes)."""
+  complete = None if state_axes is None else jax.tree.map(
+      lambda axis: axis == 0, state_axes.params, is_leaf=lambda x: x is None)
   step = functools.partial(train_step, task.spec, task.model,
                            task.spec.loss_params(task.config),
-                           task.config.seed)
-  return jax.pmap(step, axis_name=AXIS, in_axes=(None, inputs_axes, 0, None),
-                  out_axes=(None, None))
+                           task.config.seed, complete=complete)
+  return jax.pmap(step, axis_name=AXIS,
+                  in_axes=(state_axes, inputs_axes, 0, None),
+                  out_axes=(state_axes, None))
 
 
 def replicate(tree, num_devices: int):
@@ -184,6 +199,42 @@ def run_epoch(p_step, state, inputs, batches, epoch: int, devices: int):
   return state, float(jnp.mean(jnp.stack(losses)))
 
 
+class _Layout:
+  """Where the step's inputs and state live: replicated (default), the
+  graphs' edges split (config.shard_graph), or the tables' rows split
+  (config.shard_tables). to_step / from_step move a state between the
+  usual layout (checkpoints, evaluation) and the step's."""
+
+  def __init__(self, config, task: tasks.Task, state, devices: int):
+    self.state_axes, self._rows = None, None
+    if config.shard_tables:  # Each device holds 1/D of the tables' rows.
+      if distributed.process_count() > 1:
+        raise ConfigError('config.shard_tables=True runs in one process (on '
+                          'its devices); with several, use shard_graph.')
+      self.inputs, self.inputs_axes = graph_shards.step_inputs(
+          task.inputs, devices, split=row_shards.shard_graph)
+      self.state_axes = row_shards.state_axes(state, task.spec.row_tables)
+      self._rows = row_shards.layout_of(self.inputs)
+    elif config.shard_graph:  # Each device holds 1/D of every graph's edges.
+      self.inputs, self.inputs_axes = graph_shards.step_inputs(
+          task.inputs, devices, distributed.local_rows)
+    else:
+      self.inputs = place_inputs(task.inputs, devices)
+      self.inputs_axes = None
+    self._devices = devices
+
+  def to_step(self, state):
+    if self._rows is None:
+      return replicate(state, self._devices)
+    host = row_shards.shard_state(state, self.state_axes, self._rows)
+    return graph_shards.place(host, self.state_axes, self._devices)
+
+  def from_step(self, state):
+    if self._rows is None:
+      return state
+    return row_shards.unshard_state(state, self.state_axes, self._rows)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str,
                        allow_data_change: bool = False) -> dict[str, float]:
   """Trains (or resumes) a run in `workdir` and evaluates its best checkpoint.
@@ -212,20 +263,17 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
   devices = num_devices(config)
   run = runs.open_run(config, workdir, allow_data_change, devices)
   task = run.task
-  if config.shard_graph:  # Each device holds 1/D of every graph's edges.
-    inputs, axes = graph_shards.step_inputs(task.inputs, devices,
-                                            distributed.local_rows)
-  else:
-    inputs, axes = place_inputs(task.inputs, devices), None
-  p_step = make_step(task, axes)
+  layout = _Layout(config, task, run.state, devices)
+  p_step = make_step(task, layout.inputs_axes, layout.state_axes)
   t_start = time.time()
-  run.state = replicate(run.state, devices)
+  state = layout.to_step(run.state)
   while run.active:
     t0 = time.time()
-    state, loss = run_epoch(p_step, run.state, inputs, run.batches,
+    state, loss = run_epoch(p_step, state, layout.inputs, run.batches,
                             run.progress['epoch'], devices)
-    runs.end_epoch(run, state, loss, time.time() - t0, time.time() - t_start,
-                   lambda split: task.kind.evaluate(task, state.params, split))
+    whole = layout.from_step(state)
+    runs.end_epoch(run, whole, loss, time.time() - t0, time.time() - t_start,
+                   lambda split: task.kind.evaluate(task, whole.params, split))
   result = runs.final_report(task, run.ckpts, run.state, run.log)
   run.ckpts.close()
   return result

@@ -8,6 +8,7 @@ layer-0 embeddings.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -38,13 +39,14 @@ class LightGCN(nn.Module):
     """Propagates the id embeddings over the graph.
 
     Args:
-      graph: the padded user-item graph (users [0, U), items [U, U + I)).
+      graph: the padded user-item graph (users [0, U), items [U, U + I)),
+        or this device's rows of it (config.shard_tables, row_shards.py).
 
     Returns:
-      (final, ego): float [U + I, d] each, the layer mean and the layer-0
-      embeddings.
+      (final, ego): float [U + I, d] each (or this device's [R, d] rows),
+      the layer mean and the layer-0 embeddings.
     """
-    n = self.num_users + self.num_items
+    n = ops.table_rows(graph, self.num_users + self.num_items)
     ego = self.param('embedding', nn.initializers.normal(stddev=0.1),
                      (n, self.embed_dim))
     final = ops.lightgcn_on_graph(graph, ego, self.num_layers,
@@ -109,9 +111,10 @@ def loss(model: LightGCN, params, graph: jraph.GraphsTuple,
   u = batch['user']
   p = batch['pos'] + model.num_users
   n = batch['neg'].reshape(u.shape[0], -1) + model.num_users  # [B, K]
-  pos, neg = losses.pair_scores(final, u, p, n)
+  take = functools.partial(ops.node_rows, graph)  # Rows by global node id.
+  pos, neg = losses.pair_scores(final, u, p, n, take)
   return (jnp.sum(losses.bpr(pos[:, None], neg), axis=-1) +
-          hp.l2_weight * losses.l2(ego[u], ego[p], ego[n]))
+          hp.l2_weight * losses.l2(take(ego, u), take(ego, p), take(ego, n)))
 
 
 def eval_outputs(model: LightGCN, params, graph: jraph.GraphsTuple) -> Any:
@@ -124,4 +127,4 @@ SPEC = spec.ModelSpec(
     name='lightgcn', task='user_item', feedback='implicit',
     default_config=default_config, create=create, inputs=spec.graph_inputs,
     loss_params=loss_params, loss=loss, eval_outputs=eval_outputs,
-    score=spec.embedding_dot_scores)
+    score=spec.embedding_dot_scores, row_tables=('embedding',))

@@ -92,6 +92,12 @@ class ModelSpec:
       trained in one program (jaxrec.stacked): they reach the step only as
       numbers of loss_params, used in arithmetic (never in Python
       control flow), so the program takes them as traced arrays.
+    row_tables: names of the parameters that config.shard_tables splits by
+      rows over the devices (row_shards.py): [N, ...] tables indexed by
+      the graph's node ids. The model sizes them with ops.table_rows, runs
+      only the propagations that have a row-sharded form (ops.lightgcn,
+      ops.propagate with fixed weights) and reads rows by global id with
+      ops.node_rows. Empty: the model cannot shard its tables.
   """
 
   name: str
@@ -109,6 +115,7 @@ class ModelSpec:
   eval_overrides: Callable[[ml_collections.ConfigDict],
                            tuple[str, ...]] = _no_overrides
   stacked_fields: tuple[str, ...] = ()
+  row_tables: tuple[str, ...] = ()
 
 
 def graph_inputs(config: ml_collections.ConfigDict, data: Any,

@@ -142,6 +142,10 @@ def check_config(config: ml_collections.ConfigDict, num_candidates: int | None,
   checks.check_choice(config.negative_sampling, 'config.negative_sampling',
                       ('uniform', 'popularity'))
   checks.check_choice(config.shard_graph, 'config.shard_graph', (False, True))
+  checks.check_choice(config.shard_tables, 'config.shard_tables',
+                      (False, True))
+  if config.shard_tables:
+    _check_row_sharding(config)
   ks = tuple(config.eval_ks)
   if not ks or not all(checks.POSITIVE_INT.accepts(k) for k in ks):
     # Before selection_metric, whose names are made from eval_ks.
@@ -153,6 +157,20 @@ def check_config(config: ml_collections.ConfigDict, num_candidates: int | None,
   if config.selection_metric not in metric_names:
     raise ConfigError(f'config.selection_metric={config.selection_metric!r} '
                       f'is not computed; choose one of {list(metric_names)}.')
+
+
+def _check_row_sharding(config: ml_collections.ConfigDict) -> None:
+  """config.shard_tables needs a model with row tables, and no edge split."""
+  from jaxrec import models  # pylint: disable=g-import-not-at-top
+  if config.shard_graph:
+    raise ConfigError('config.shard_tables=True already splits the edges (by '
+                      'the rows they update); set config.shard_graph=False.')
+  if not models.get(config.model.name).row_tables:
+    able = sorted(n for n, s in models.MODELS.items() if s.row_tables)
+    raise ConfigError(
+        f'config.shard_tables=True: model {config.model.name!r} cannot split '
+        f'its tables by rows (models that can: {able}); use '
+        f'config.shard_graph=True to split its graph work instead.')
 
 
 def log_data(summary: str, synthetic: bool) -> None:
