@@ -1,7 +1,7 @@
 """Propagation on row-sharded tables: each device computes its own rows.
 
-With config.shard_tables device k holds rows [k R, (k + 1) R) of every node
-matrix (row_shards.py) and the edges into them. One layer is
+With config.shard_tables device k holds R rows of every node matrix (the
+nodes i with i % D == k, row_shards.py) and the edges into them. One layer is
 
     halo = all_to_all(x_local[send])       [D H, d]: the rows its edges read
     y_local = A_k halo                     [R, d]: its rows of A x
@@ -67,7 +67,7 @@ class RowAdjacency(NamedTuple):
 def exchange(adj: RowAdjacency, x: jax.Array) -> jax.Array:
   """The rows this device's edges read: x [R, d] -> halo [D H, d].
 
-  Row j H + h of the halo is row send_j[k][h] of device j's block.
+  Row j H + h of the halo is row send_j[k][h] of device j.
   Differentiable: the transpose of all_to_all is all_to_all, and the
   gather's is a scatter-add onto the rows sent.
   """
@@ -126,11 +126,9 @@ def gather_rows(layout: RowLayout, x: jax.Array, ids: jax.Array) -> jax.Array:
     float [*ids.shape, ...]: exact (each row is its owner's value plus zeros);
     its gradient lands on the owners' rows.
   """
-  flat = ids.reshape(-1)
-  every = jax.lax.all_gather(flat, AXIS, tiled=True)
-  local = every - jax.lax.axis_index(AXIS) * layout.rows
-  mine = (local >= 0) & (local < layout.rows)
-  rows = take_rows(x, jnp.clip(local, 0, layout.rows - 1))
+  every = jax.lax.all_gather(ids.reshape(-1), AXIS, tiled=True)
+  mine = layout.owner(every) == jax.lax.axis_index(AXIS)
+  rows = take_rows(x, layout.local(every))
   rows = jnp.where(mine.reshape(-1, *(1,) * (x.ndim - 1)), rows, 0)
   out = jax.lax.psum_scatter(rows, AXIS, scatter_dimension=0, tiled=True)
   return out.reshape(*ids.shape, *x.shape[1:])

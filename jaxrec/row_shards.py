@@ -1,10 +1,13 @@
 """Row-sharded tables: each device owns N / D rows of the node embeddings.
 
 With config.shard_tables the train step's devices split the node table
-(users then items, the graph's node ids) into D equal blocks of R = ceil(N
-/ D) rows: device k owns rows [k R, (k + 1) R), keeps only those rows of the
-parameters and of Adam's moments, and computes only those rows of every
-propagation layer. A layer needs the rows its edges read: the senders of
+(users then items, the graph's node ids) into D parts of R = ceil(N / D)
+rows: device k owns the nodes i with i % D == k (its local row i // D),
+keeps only those rows of the parameters and of Adam's moments, and
+computes only those rows of every propagation layer. Dealing the rows out
+in turn, rather than in contiguous blocks, gives each device about as many
+users, items and edges as the others (contiguous blocks of ML-100K put 4 of
+every 5 edges on one of 2 devices). A layer needs the rows its edges read: the senders of
 the edges into its block (its "halo"). Before each layer every device sends
 each other device the rows of its own block that the other needs, in one
 all_to_all (kernels_rows.py), so a device never holds the whole table.
@@ -13,10 +16,11 @@ This module builds the per-device graph (host side) and moves a TrainState
 between its usual layout ([N, d] tables, what checkpoints and evaluation
 use) and the sharded one ([D, R, d], pmap in_axes 0). Per device k:
 
-  receivers        int32 [E_s] local row (t - k R) of each edge into the
-      block, sorted; padding edges last, on row R - 1 with weight 0
+  receivers        int32 [E_s] local row (t // D) of each edge into the
+      device's rows, sorted; padding edges last, on row R - 1, weight 0
   senders          int32 [E_s] position of the edge's sender in the
-      exchanged halo buffer: j H + h for the h-th row device j sends
+      exchanged halo buffer: j H + h for the h-th row device j sends,
+      ascending within each row
   edges[...]       [E_s] the graph's edge fields but 'reverse' (the
       reverse of a local edge usually lives on another device)
   edges['t_order'], ['t_rows'], ['t_cols']  int32 [E_s] the same edges
@@ -28,9 +32,8 @@ use) and the sharded one ([D, R, d], pmap in_axes 0). Per device k:
   n_edge           int32 [2] (real, padding) edges
 
 globals holds a RowLayout (a pytree node without leaves), by which ops.py
-tells a row-sharded graph while tracing. Halo positions ascend with the
-global sender id, so each row's columns keep the sorted order of the
-unsharded graph, and every forward row sums the same terms in the same order.
+tells a row-sharded graph while tracing. A row sums the same terms as in
+the unsharded graph, in the order of their halo positions.
 """
 
 from __future__ import annotations
@@ -61,6 +64,14 @@ class RowLayout:
   num_rows: int
   halo: int
 
+  def owner(self, ids):
+    """The device that holds each global row id (numpy or jax ints)."""
+    return ids % self.num_shards
+
+  def local(self, ids):
+    """Each global row id's row on its owner."""
+    return ids // self.num_shards
+
 
 jax.tree_util.register_static(RowLayout)
 
@@ -70,32 +81,36 @@ def is_row_sharded(graph: Any) -> bool:
       graph.globals, RowLayout)
 
 
-def _block_edges(graph: jraph.GraphsTuple, rows: int, num_shards: int):
-  """Per device: (senders, local receivers, edge index) of its real edges."""
+def _device_edges(graph: jraph.GraphsTuple, layout: RowLayout):
+  """Per device: (senders, local receivers, edge index) of its real edges,
+  in the graph's order (so local receivers ascend)."""
   real = int(graph.n_edge[0])
   senders = np.asarray(graph.senders)[:real]
   receivers = np.asarray(graph.receivers)[:real]
-  cuts = np.searchsorted(receivers, np.arange(num_shards + 1) * rows)
-  return [(senders[a:b], receivers[a:b] - k * rows, np.arange(a, b))
-          for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
+  owner = layout.owner(receivers)
+  return [(senders[owner == k], layout.local(receivers[owner == k]),
+           np.flatnonzero(owner == k)) for k in range(layout.num_shards)]
 
 
-def _needs(senders: np.ndarray, rows: int, num_shards: int):
+def _needs(senders: np.ndarray, layout: RowLayout):
   """Sorted local rows this device reads from each device."""
-  owner = senders // rows
-  return [np.unique(senders[owner == j]) - j * rows for j in range(num_shards)]
+  owner = layout.owner(senders)
+  return [np.unique(layout.local(senders[owner == j]))
+          for j in range(layout.num_shards)]
 
 
 def _one_device(graph, block, needs, layout: RowLayout, size: int):
   """One device's arrays (see the module docstring)."""
   senders, local, index = block
   d, h = layout.num_shards, layout.halo
-  owner = senders // layout.rows
+  owner = layout.owner(senders)
   pos = np.zeros(len(senders), np.int64)
   for j in range(d):
     mine = owner == j
-    pos[mine] = j * h + np.searchsorted(needs[j],
-                                        senders[mine] - j * layout.rows)
+    pos[mine] = j * h + np.searchsorted(needs[j], layout.local(senders[mine]))
+  # CSR order: by local row, then halo position.
+  order = np.lexsort((pos, local))
+  pos, local, index = pos[order], local[order], index[order]
   pad = size - len(senders)
   # Padding edges: the last row and the last halo position keep both the
   # rows and the columns of every row ascending (as graphs.py pads).
@@ -129,8 +144,8 @@ def shard_graph(graph: jraph.GraphsTuple, num_shards: int
   """
   n = int(graph.n_node[0])
   rows = -(-n // num_shards)
-  blocks = _block_edges(graph, rows, num_shards)
-  needs = [_needs(b[0], rows, num_shards) for b in blocks]
+  blocks = _device_edges(graph, RowLayout(num_shards, rows, n, 0))
+  needs = [_needs(b[0], RowLayout(num_shards, rows, n, 0)) for b in blocks]
   halo = max(1, max(len(x) for per_device in needs for x in per_device))
   layout = RowLayout(num_shards, rows, n, halo)
   size = graphs.bucket(max(len(b[0]) for b in blocks))
@@ -188,26 +203,32 @@ def _map_tables(fn, axes: Any, state: Any) -> Any:
       np.asarray(x)), axes, state, is_leaf=lambda x: x is None)
 
 
-def shard_state(state: Any, axes: Any, layout: RowLayout) -> Any:
-  """[N, ...] tables -> [D, R, ...] (zero rows pad the last block); host
-  arrays."""
+def split_rows(x: np.ndarray, layout: RowLayout) -> np.ndarray:
+  """[N, ...] -> [D, R, ...]: device k's rows are x[k::D] (zero rows pad
+  the last ones)."""
+  if x.shape[0] != layout.num_rows:
+    raise ValueError(f'A row-sharded table has {x.shape[0]} rows; the '
+                     f'graph has {layout.num_rows} nodes.')
   d, r = layout.num_shards, layout.rows
+  padding = np.zeros((d * r - len(x),) + x.shape[1:], x.dtype)
+  return np.swapaxes(np.concatenate([x, padding]).reshape(r, d, *x.shape[1:]),
+                     0, 1)
 
-  def split(x):
-    if x.shape[0] != layout.num_rows:
-      raise ValueError(f'A row-sharded table has {x.shape[0]} rows; the '
-                       f'graph has {layout.num_rows} nodes.')
-    padding = np.zeros((d * r - len(x),) + x.shape[1:], x.dtype)
-    return np.concatenate([x, padding]).reshape(d, r, *x.shape[1:])
 
-  return _map_tables(split, axes, state)
+def join_rows(x: np.ndarray, layout: RowLayout) -> np.ndarray:
+  """split_rows's inverse: [D, R, ...] -> [N, ...]."""
+  return np.swapaxes(x, 0, 1).reshape(-1, *x.shape[2:])[:layout.num_rows]
+
+
+def shard_state(state: Any, axes: Any, layout: RowLayout) -> Any:
+  """The named tables split by split_rows; host arrays."""
+  return _map_tables(lambda x: split_rows(x, layout), axes, state)
 
 
 def unshard_state(state: Any, axes: Any, layout: RowLayout) -> Any:
-  """[D, R, ...] tables -> [N, ...]: the layout checkpoints and evaluation
-  use (so a run resumes with or without sharding, on any D); host arrays."""
-  return _map_tables(
-      lambda x: x.reshape(-1, *x.shape[2:])[:layout.num_rows], axes, state)
+  """The tables whole again: the layout checkpoints and evaluation use (so
+  a run resumes with or without sharding, on any D); host arrays."""
+  return _map_tables(lambda x: join_rows(x, layout), axes, state)
 
 
 def layout_of(inputs: Any) -> RowLayout:

@@ -199,7 +199,7 @@ def run_epoch(p_step, state, inputs, batches, epoch: int, devices: int):
   return state, float(jnp.mean(jnp.stack(losses)))
 
 
-class _Layout:
+class StepLayout:
   """Where the step's inputs and state live: replicated (default), the
   graphs' edges split (config.shard_graph), or the tables' rows split
   (config.shard_tables). to_step / from_step move a state between the
@@ -263,7 +263,7 @@ def _train_locked(config: ml_collections.ConfigDict, workdir: str,
   devices = num_devices(config)
   run = runs.open_run(config, workdir, allow_data_change, devices)
   task = run.task
-  layout = _Layout(config, task, run.state, devices)
+  layout = StepLayout(config, task, run.state, devices)
   p_step = make_step(task, layout.inputs_axes, layout.state_axes)
   t_start = time.time()
   state = layout.to_step(run.state)

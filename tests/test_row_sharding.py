@@ -52,13 +52,13 @@ def test_each_device_holds_the_edges_into_its_rows(num_shards):
     pos, local = sg.senders[k], sg.receivers[k]
     # The halo position j H + h is row send[j][k][h] of device j's block.
     owner, h = pos[:n] // lay.halo, pos[:n] % lay.halo
-    senders = owner * lay.rows + sg.nodes['send'][owner, k, h]
-    edges = {(int(s), int(t + k * lay.rows)): float(w) for s, t, w in zip(
+    senders = sg.nodes['send'][owner, k, h] * num_shards + owner
+    edges = {(int(s), int(t * num_shards + k)): float(w) for s, t, w in zip(
         senders, local[:n], sg.edges['weight'][k, :n])}
     assert not set(edges) & set(seen)
     seen.update(edges)
-    # CSR order: rows ascending, and columns ascending within each row (the
-    # unsharded order); padding last, weight 0, on the last row.
+    # CSR order: rows ascending, and columns ascending within each row;
+    # padding last, weight 0, on the last row.
     keys = local.astype(np.int64) * lay.num_shards * lay.halo + pos
     assert np.all(np.diff(keys) >= 0)
     assert np.all(sg.edges['weight'][k, n:] == 0)
@@ -94,9 +94,7 @@ def test_row_sharded_ops_and_gradients_equal_the_whole_table(impl,
   want_y = ops.lightgcn_on_graph(g, x, 2, impl)
 
   sg, axes = graph_shards.shard_inputs(g, num_shards, row_shards.shard_graph)
-  lay = sg.globals
-  split = lambda a: jnp.concatenate([a, jnp.zeros(
-      (num_shards * lay.rows - n, 4))]).reshape(num_shards, lay.rows, 4)
+  split = lambda a: row_shards.split_rows(np.asarray(a), sg.globals)
 
   def device(graph, x, c, ids):  # What one device of the train step does.
     value, dx = grad(graph, x, c, ids, impl)
@@ -106,23 +104,21 @@ def test_row_sharded_ops_and_gradients_equal_the_whole_table(impl,
   got, got_x, got_y = jax.jit(jax.vmap(
       device, in_axes=(axes, 0, 0, 0), axis_name=kernels.AXIS))(
           sg, split(x), split(c), ids.reshape(num_shards, -1))
-  unsplit = lambda a: a.reshape(-1, 4)[:n]
-  if impl == 'csr':  # The same sums in the same order as the whole graph.
-    np.testing.assert_array_equal(unsplit(got_y), want_y)
+  unsplit = lambda a: row_shards.join_rows(np.asarray(a), sg.globals)
   np.testing.assert_allclose(unsplit(got_y), want_y, rtol=1e-6, atol=1e-7)
   np.testing.assert_allclose(got[0], want, rtol=1e-6)
   np.testing.assert_allclose(unsplit(got_x), want_x, rtol=1e-5, atol=1e-6)
-  # Padding rows of the last block stay out of every result.
-  assert not np.any(np.asarray(got_x).reshape(-1, 4)[n:])
+  # Padding rows stay out of every result.
+  assert not np.any(np.swapaxes(np.asarray(got_x), 0, 1).reshape(-1, 4)[n:])
 
 
 def test_gather_rows_is_exact():
   x = jnp.arange(7 * 3, dtype=jnp.float32).reshape(7, 3)
   lay = row_shards.RowLayout(num_shards=2, rows=4, num_rows=7, halo=1)
-  blocks = jnp.concatenate([x, jnp.zeros((1, 3))]).reshape(2, 4, 3)
+  blocks = row_shards.split_rows(np.asarray(x), lay)
+  np.testing.assert_array_equal(blocks[1, :3], x[1::2])
   ids = jnp.array([[6, 0, 3], [4, 4, 1]], jnp.int32)
-  got = jax.vmap(lambda b, i: ops.node_rows(
-      jax.tree_util.tree_map(lambda a: a, _fake_row_graph(lay)), b, i),
+  got = jax.vmap(lambda b, i: ops.node_rows(_fake_row_graph(lay), b, i),
                  axis_name=kernels.AXIS)(blocks, ids)
   np.testing.assert_array_equal(got, x[ids])
 
