@@ -3,7 +3,10 @@
 Every item is ranked for every evaluated user. Items to exclude (train
 items, and validation items when scoring test) get -inf before the top-K.
 Users without ground truth are skipped. Users are scored in fixed-size
-chunks, the last one padded, so the device program compiles once.
+chunks, the last one padded, so the device program compiles once; the
+chunks are spread over the devices and processes, and their sums added in
+chunk order on the host, so the numbers do not depend on how many there
+are.
 Ties are broken by item id (lower first), as `lax.top_k` does.
 
 Definitions for a user with truth set T and top-K list L:
@@ -23,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrec import distributed
 from jaxrec.data.dataset import Interactions
 from jaxrec.errors import ConfigError, DataError, TrainingDiverged
 
@@ -108,11 +112,33 @@ def _chunk_sums(score_fn: ScoreFn, ks: tuple[int, ...], outputs, users,
   return out
 
 
+def eval_devices(num_devices: int = 0) -> list[jax.Device]:
+  """The local devices evaluation spreads its user chunks over.
+
+  Args:
+    num_devices: config.num_devices (0 = all local devices). Alone, the
+      first num_devices local devices, capped at what this machine has (a
+      run trained on 8 devices still evaluates on a laptop). With several
+      processes, every local device: the run spans all of them (as its
+      train step does, distributed.global_devices).
+  """
+  local = jax.local_devices()
+  if distributed.process_count() > 1 or not num_devices:
+    return local
+  return local[:num_devices]
+
+
 def evaluate(score_fn: ScoreFn, outputs, truth: UserItems,
              exclude: UserItems, num_items: int,
-             ks: Sequence[int] = (10, 20), chunk_size: int = 256
-             ) -> dict[str, float]:
+             ks: Sequence[int] = (10, 20), chunk_size: int = 256,
+             num_devices: int = 0) -> dict[str, float]:
   """Full-ranking metrics averaged over the users that have truth items.
+
+  The chunks are spread over the local devices (eval_devices) and over the
+  processes of a multi-process run, one chunk per device per call; the
+  per-chunk sums are gathered to every process and added on the host in
+  chunk order, so the result is the same, to the last bit, on any number of
+  devices and processes.
 
   Args:
     score_fn: (outputs, users [C]) -> scores [C, I]; must be jit-compatible.
@@ -122,6 +148,7 @@ def evaluate(score_fn: ScoreFn, outputs, truth: UserItems,
     num_items: I.
     ks: cut-offs.
     chunk_size: users per device call.
+    num_devices: config.num_devices (0 = all local devices).
 
   Returns:
     dict 'precision@K', 'recall@K', 'ndcg@K', 'hit@K' for each K, and
@@ -135,23 +162,107 @@ def evaluate(score_fn: ScoreFn, outputs, truth: UserItems,
   if not len(users):
     raise DataError('No user has ground-truth items in this split: nothing '
                     'to evaluate.')
-  sums = None
-  for start in range(0, len(users), chunk_size):
-    chunk = users[start:start + chunk_size]
-    valid = np.zeros(chunk_size, np.float32)
-    valid[:len(chunk)] = 1.0
-    chunk = np.concatenate([chunk, np.full(chunk_size - len(chunk), chunk[0])])
-    part = _chunk_sums(score_fn, ks, outputs, chunk.astype(np.int32),
-                       exclude.dense(chunk, num_items),
-                       truth.dense(chunk, num_items), valid)
-    sums = part if sums is None else jax.tree.map(jnp.add, sums, part)
-  sums = jax.device_get(sums)
-  if sums.pop('nan'):
+  chunks = _Chunks(users, chunk_size, truth, exclude, num_items)
+  sums = _per_chunk_sums(score_fn, ks, outputs, chunks,
+                         eval_devices(num_devices))
+  if sums.pop('nan').sum():
     raise TrainingDiverged('The model produced NaN scores: training has '
                              'diverged (try a lower learning_rate).')
-  result = {k: float(v) / len(users) for k, v in sums.items()}
+  result = {k: float(_in_order(v)) / len(users)
+            for k, v in sorted(sums.items())}
   result['num_evaluated'] = len(users)
   return result
+
+
+def _in_order(x: np.ndarray) -> np.float32:
+  """float32 sum of [N] float32 values, added one after the other in order
+  (np.sum would add pairwise): the running on-device sum evaluation kept
+  before it spread over devices, so one device's numbers stay the same."""
+  return np.add.accumulate(x.astype(np.float32))[-1]
+
+
+class _Chunks:
+  """The evaluated users in chunks of chunk_size, and each chunk's inputs."""
+
+  def __init__(self, users: np.ndarray, chunk_size: int, truth: UserItems,
+               exclude: UserItems, num_items: int):
+    self.users, self.size = users, chunk_size
+    self.truth, self.exclude, self.num_items = truth, exclude, num_items
+    self.count = -(-len(users) // chunk_size)
+
+  def inputs(self, c: int) -> tuple[np.ndarray, ...]:
+    """_chunk_sums's (users, exclude, truth, valid) for chunk c; a chunk
+    past the last (c >= count: a device with no chunk left) has no valid
+    user. Padding rows repeat the chunk's first user (any real id)."""
+    chunk = self.users[c * self.size:(c + 1) * self.size]
+    valid = np.zeros(self.size, np.float32)
+    valid[:len(chunk)] = 1.0
+    first = chunk[0] if len(chunk) else self.users[0]
+    chunk = np.concatenate([chunk, np.full(self.size - len(chunk), first)])
+    return (chunk.astype(np.int32), self.exclude.dense(chunk, self.num_items),
+            self.truth.dense(chunk, self.num_items), valid)
+
+
+def _per_chunk_sums(score_fn: ScoreFn, ks: tuple[int, ...], outputs,
+                    chunks: _Chunks, devices: list[jax.Device]
+                    ) -> dict[str, np.ndarray]:
+  """_chunk_sums of every chunk, on every process: 'metric@k' -> float32
+  [count], 'nan' -> int [count].
+
+  Call r puts chunk r * D + g on global device g (D devices over all
+  processes, process by process as pmap orders them); each process builds
+  its own devices' chunks, and the pmap's all_gather hands every device all
+  D sums. A single chunk, or one device of one process: plain jitted
+  calls, no pmap (every process computing the chunk alone).
+  """
+  count = distributed.process_count()
+  if count == 1:  # No idle device. (Several processes' pmap spans all.)
+    devices = devices[:chunks.count]
+  local = len(devices)
+  if chunks.count == 1 or local * count == 1:
+    parts = [_chunk_sums(score_fn, ks, outputs, *chunks.inputs(c))
+             for c in range(chunks.count)]
+    parts = jax.device_get(parts)  # One host sync, after every call.
+    return {k: np.stack([p[k] for p in parts]) for k in parts[0]}
+  total = local * count
+  first = distributed.process_index() * local
+  # Several processes: pmap's own choice, all devices of all processes.
+  step = _gathered_step(score_fn, ks,
+                        tuple(devices) if count == 1 else None)
+  outputs = _replicate(outputs, devices)
+  parts = []
+  for start in range(0, chunks.count, total):
+    rows = [chunks.inputs(start + first + i) for i in range(local)]
+    parts.append(step(outputs, *[np.stack(x) for x in zip(*rows)]))
+  parts = jax.device_get(parts)  # [calls] dicts of [total] sums.
+  return {k: np.concatenate([p[k] for p in parts])[:chunks.count]
+          for k in parts[0]}
+
+
+_AXIS = 'chunks'
+
+
+@functools.lru_cache(maxsize=None)
+def _gathered_step(score_fn: ScoreFn, ks: tuple[int, ...],
+                   devices: tuple[jax.Device, ...] | None):
+  """pmap of _chunk_sums over the devices (None: pmap's default), every
+  device's sums all-gathered: dict of [D] arrays, the same on every device.
+  Cached, so that each evaluation reuses the compiled program."""
+
+  def step(outputs, users, exclude, truth, valid):
+    sums = _chunk_sums(score_fn, ks, outputs, users, exclude, truth, valid)
+    return jax.lax.all_gather(sums, _AXIS)
+
+  return jax.pmap(step, _AXIS, in_axes=(None, 0, 0, 0, 0), out_axes=None,
+                  devices=devices)
+
+
+def _replicate(tree, devices: list[jax.Device]):
+  """tree on every one of devices, where the pmap takes its broadcast
+  arguments without copying them there at every call."""
+  mesh = jax.sharding.Mesh(np.array(devices), (_AXIS,))
+  return jax.device_put(tree, jax.sharding.NamedSharding(
+      mesh, jax.sharding.PartitionSpec()))
 
 
 def most_popular_scores(popularity: jax.Array, users: jax.Array) -> jax.Array:

@@ -71,7 +71,8 @@ def evaluate_scores(task: base.Task, score_fn: metrics.ScoreFn, outputs,
   result = metrics.evaluate(
       score_fn, outputs, neighbours([held_out], data.num_items),
       neighbours(_known(data, split), data.num_items, self_loops=True),
-      data.num_items, c.eval_ks, c.eval_chunk_size)
+      data.num_items, c.eval_ks, c.eval_chunk_size,
+      c.get('num_devices', 0))  # Hand-built configs may lack it: all.
   na, nb = _negative_pairs(data, split, c.seed)
   pos = metrics.pair_scores(score_fn, outputs, held_out.i, held_out.j,
                             c.eval_chunk_size)

@@ -91,7 +91,9 @@ def _evaluate(task: base.Task, score_fn: metrics.ScoreFn, outputs,
   ds, c = task.data, task.config
   result = metrics.evaluate(score_fn, outputs, truth(ds, split),
                             exclude(ds, split), ds.num_items, c.eval_ks,
-                            c.eval_chunk_size)
+                            c.eval_chunk_size,
+                            # Hand-built configs may lack it: all.
+                            c.get('num_devices', 0))
   result['num_cold_skipped'] = num_cold(ds, split)
   return result
 
