@@ -49,7 +49,7 @@ def base(model: str) -> ml_collections.ConfigDict:
   # receivers, jaxrec/graph_shards.py): each device propagates about E / D
   # edges and sums node values with the others, instead of every device
   # running the whole graph. The same update, up to float rounding;
-  # evaluation still runs the whole graph on one device.
+  # evaluation's forward still runs the whole graph on one device.
   c.shard_graph = False
   # Split the node embedding tables by rows over the train step's devices
   # (jaxrec/row_shards.py): each device keeps N / D rows of the parameters
