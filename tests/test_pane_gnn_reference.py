@@ -184,3 +184,47 @@ def test_reference_preset_and_bad_values():
   bad = _reference_config(info_nce='rows')
   with pytest.raises(Exception, match='info_nce'):
     pane_gnn.create(bad, tasks.build(_reference_config()).data)
+
+
+@pytest.mark.parametrize('model', ['pane_gnn', 'siren'])
+def test_torch_init_draws_as_the_authors_code(model):
+  """model.init='torch': nn.Linear's U(+-1/sqrt(fan_in)) for the attention
+  weights and every bias, and the second table as one Glorot block; the
+  default keeps Flax's draws (zero biases) and per-block tables."""
+  from configs import siren_synthetic  # pylint: disable=g-import-not-at-top
+  module = pane_gnn_synthetic if model == 'pane_gnn' else siren_synthetic
+  params = {}
+  for init in ('jax', 'torch'):
+    c = module.get_config('smoke')
+    c.model.init = init
+    c.model.embed_dim = 64
+    if model == 'pane_gnn':
+      c.model.mlp_input = 'table'
+    task = tasks.build(c)
+    params[init] = train_state.create(task, 0).params
+  h = 64
+  bound = h ** -0.5
+  fusion = params['torch']['fusion']
+  for w in (fusion['attention']['hidden']['kernel'],
+            fusion['attention']['hidden']['bias'],
+            fusion['attention']['query']['kernel'],
+            fusion['mlp']['Dense_0']['bias'], fusion['mlp']['Dense_1']['bias']):
+    w = np.asarray(w)
+    assert np.abs(w).max() <= bound
+    # A uniform draw's std is bound / sqrt(3).
+    np.testing.assert_allclose(w.std(), bound / np.sqrt(3), rtol=0.3)
+  jax_bias = params['jax']['fusion']['mlp']['Dense_0']['bias']
+  assert not np.any(np.asarray(jax_bias))
+  # The MLP weights are Glorot normal either way.
+  np.testing.assert_allclose(
+      np.asarray(fusion['mlp']['Dense_0']['kernel']).std(),
+      np.sqrt(2 / (2 * h)), rtol=0.1)
+  num_users = task.data.num_users
+  table = np.asarray(params['torch']['mlp'])
+  n = len(table)
+  one_block = np.sqrt(2 / (n + h))
+  for block in (table[:num_users], table[num_users:]):
+    np.testing.assert_allclose(block.std(), one_block, rtol=0.15)
+  per_block = np.asarray(params['jax']['mlp'])[num_users:]
+  np.testing.assert_allclose(per_block.std(),
+                             np.sqrt(2 / (n - num_users + h)), rtol=0.15)

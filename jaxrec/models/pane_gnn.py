@@ -131,6 +131,8 @@ class PANEGNN(nn.Module):
     filter_threshold: delta of the ranking filter (eq. 13).
     directed_view: G_d is directed (graphs.directed_removal).
     propagation: kernel, see ops.propagate.
+    param_init: layers.INITS, config.model.init ('torch': the authors'
+      draws, the second table as one block).
   """
 
   num_users: int
@@ -143,6 +145,7 @@ class PANEGNN(nn.Module):
   filter_threshold: float = 0.5
   directed_view: bool = False
   propagation: str = 'auto'
+  param_init: str = 'jax'
 
   @nn.compact
   def __call__(self, graphs_in: SignedGraphs, train: bool = False,
@@ -169,10 +172,12 @@ class PANEGNN(nn.Module):
       z_graph = ops.lightgcn_on_graph(graphs_in.positive, z0, k,
                                       self.propagation)
       mlp_in = (z0 if self.mlp_input == 'z0' else
-                layers.embedding_table(self, 'mlp', u, i, h))
+                layers.embedding_table(self, 'mlp', u, i, h,
+                                       one_block=self.param_init == 'torch'))
       rows = None if users is None else layers.training_rows(users, u, i)
-      out['z'] = layers.GraphMLPFusion(h, self.dropout, name='fusion')(
-          z_graph, mlp_in, train, rows)
+      out['z'] = layers.GraphMLPFusion(h, self.dropout, self.param_init,
+                                       name='fusion')(
+                                           z_graph, mlp_in, train, rows)
       out['z0'] = z0
     if self.parts.disinterest:
       v0 = layers.embedding_table(self, 'disinterest', u, i, h)
@@ -215,6 +220,9 @@ def default_config() -> ml_collections.ConfigDict:
       filter_threshold=0.5,
       # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
       propagation='auto',
+      # Initial draws of the dense layers and the second table: 'jax' or
+      # 'torch' (the authors' code's; jaxrec/models/layers.py).
+      init='jax',
   ))
 
 
@@ -243,13 +251,14 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> PANEGNN:
   }, default_config())
   checks.check_choices(m, 'config.model', {
       'propagation': kernels.PROPAGATIONS, 'mlp_input': MLP_INPUTS,
-      'edge_removal_mode': EDGE_REMOVAL_MODES, **pane_gnn_loss.CHOICES})
+      'edge_removal_mode': EDGE_REMOVAL_MODES, 'init': layers.INITS,
+      **pane_gnn_loss.CHOICES})
   return PANEGNN(num_users=data.num_users, num_items=data.num_items,
                  parts=parts(config), embed_dim=m.embed_dim,
                  num_layers=m.num_layers, dropout=m.dropout,
                  mlp_input=m.mlp_input, filter_threshold=m.filter_threshold,
                  directed_view=m.edge_removal_mode == 'directed',
-                 propagation=m.propagation)
+                 propagation=m.propagation, param_init=m.init)
 
 
 def inputs(config: ml_collections.ConfigDict, data: Dataset,

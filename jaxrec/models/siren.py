@@ -43,6 +43,8 @@ class SiReN(nn.Module):
     num_layers: K.
     dropout: MLP and attention dropout.
     propagation: kernel, see ops.propagate.
+    param_init: layers.INITS, config.model.init ('torch': the authors'
+      draws, each table as one block).
   """
 
   num_users: int
@@ -51,6 +53,7 @@ class SiReN(nn.Module):
   num_layers: int = 4
   dropout: float = 0.5
   propagation: str = 'auto'
+  param_init: str = 'jax'
 
   @nn.compact
   def __call__(self, graph: jraph.GraphsTuple, train: bool = False,
@@ -67,13 +70,14 @@ class SiReN(nn.Module):
       every item's (layers.training_rows).
     """
     u, i, h = self.num_users, self.num_items, self.embed_dim
-    e1 = layers.embedding_table(self, 'graph', u, i, h)
-    e2 = layers.embedding_table(self, 'mlp', u, i, h)
+    one_block = self.param_init == 'torch'
+    e1 = layers.embedding_table(self, 'graph', u, i, h, one_block)
+    e2 = layers.embedding_table(self, 'mlp', u, i, h, one_block)
     z_graph = ops.lightgcn_on_graph(graph, e1, self.num_layers,
                                     self.propagation)
     rows = None if users is None else layers.training_rows(users, u, i)
-    return layers.GraphMLPFusion(h, self.dropout, name='fusion')(
-        z_graph, e2, train, rows)
+    return layers.GraphMLPFusion(h, self.dropout, self.param_init,
+                                 name='fusion')(z_graph, e2, train, rows)
 
 
 def default_config() -> ml_collections.ConfigDict:
@@ -87,6 +91,9 @@ def default_config() -> ml_collections.ConfigDict:
       feedback_coef=2.0,
       # Propagation kernel: 'auto', 'csr' or 'segment_sum'.
       propagation='auto',
+      # Initial draws: 'jax' or 'torch' (the authors' code's; see
+      # jaxrec/models/layers.py).
+      init='jax',
   ))
 
 
@@ -99,11 +106,12 @@ def create(config: ml_collections.ConfigDict, data: Dataset) -> SiReN:
       'dropout': checks.FRACTION,
       'feedback_coef': checks.NON_NEGATIVE,
   }, default_config())
-  checks.check_choice(m.propagation, 'config.model.propagation',
-                      kernels.PROPAGATIONS)
+  checks.check_choices(m, 'config.model', {
+      'propagation': kernels.PROPAGATIONS, 'init': layers.INITS})
   return SiReN(num_users=data.num_users, num_items=data.num_items,
                embed_dim=m.embed_dim, num_layers=m.num_layers,
-               dropout=m.dropout, propagation=m.propagation)
+               dropout=m.dropout, propagation=m.propagation,
+               param_init=m.init)
 
 
 @dataclasses.dataclass(frozen=True)
