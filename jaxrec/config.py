@@ -44,6 +44,11 @@ def base(model: str) -> ml_collections.ConfigDict:
   c.num_negatives = 1
   c.negative_sampling = 'uniform'
   c.negative_power = 0.75
+  # Which training examples an epoch holds (user-item tasks), as many as
+  # there are train rows: 'every_row' (each once, shuffled) or
+  # 'user_uniform' (LightGCN-PyTorch's sampler: a uniformly drawn user,
+  # then one of its rows; jaxrec/sampling.py BPRBatches).
+  c.train_examples = 'every_row'
   c.num_devices = 0  # 0 = all local devices.
   # Split every graph's edges across the train step's devices (blocks of
   # receivers, jaxrec/graph_shards.py): each device propagates about E / D

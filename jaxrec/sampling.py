@@ -148,18 +148,27 @@ def _check_samplable(users: np.ndarray, known: Known, num_users: int,
         f"them, or use config.negative_sampling='uniform'.")
 
 
+# Values of config.train_examples (see BPRBatches).
+TRAIN_EXAMPLES = ('every_row', 'user_uniform')
+
+
 class BPRBatches:
   """(user, rated item, negatives) batches over training interactions.
 
-  Each epoch visits every row once in a seeded random order; the last batch
-  is padded and its padding rows carry mask 0. Negatives are items the user
-  has no known interaction with, drawn afresh for every batch.
+  An epoch has as many examples as there are rows. 'every_row' visits
+  every row once, in a seeded random order; 'user_uniform' (LightGCN-
+  PyTorch's sampler) draws each example's user uniformly among the users
+  with rows, then one of that user's rows uniformly, so every user weighs
+  the same whatever their number of rows. The last batch is padded and
+  its padding rows carry mask 0. Negatives are items the user has no known
+  interaction with, drawn afresh for every batch.
   """
 
   def __init__(self, train: Interactions, num_users: int, num_items: int,
                batch_size: int, seed: int, known: Optional[Known] = None,
                num_negatives: Optional[int] = None,
-               item_probs: Optional[np.ndarray] = None):
+               item_probs: Optional[np.ndarray] = None,
+               examples: str = 'every_row'):
     """Batches over the rows of `train`.
 
     Args:
@@ -173,6 +182,7 @@ class BPRBatches:
         'neg' [B, K].
       item_probs: float [I] probabilities of the negatives (e.g.
         `popularity`), or None for uniform negatives.
+      examples: one of TRAIN_EXAMPLES (see the class docstring).
     """
     self.users = train.user.astype(np.int32)
     self.items = train.item.astype(np.int32)
@@ -183,6 +193,11 @@ class BPRBatches:
     self.seed = seed
     self.num_negatives = num_negatives
     self.sampler = None if item_probs is None else AliasTable(item_probs)
+    self.examples = examples
+    # Rows grouped by user: user u's rows are by_user[starts[u]:][:counts[u]].
+    self._by_user = np.argsort(self.users, kind='stable')
+    self._counts = np.bincount(self.users, minlength=num_users)
+    self._starts = np.cumsum(self._counts) - self._counts
     self._cached_epoch, self._cached_order = None, None
     _check_samplable(self.users, self.known, num_users, self.sampler)
 
@@ -195,12 +210,21 @@ class BPRBatches:
     return -(-len(self.users) // self.batch_size)
 
   def _order(self, epoch: int) -> np.ndarray:
-    """The epoch's visiting order (kept for the epoch's other steps)."""
+    """The epoch's rows, in order (kept for the epoch's other steps)."""
     if self._cached_epoch != epoch:
       rng = np.random.default_rng([self.seed, epoch])
-      self._cached_order = rng.permutation(len(self.users))
+      if self.examples == 'user_uniform':
+        self._cached_order = self._user_uniform(rng)
+      else:
+        self._cached_order = rng.permutation(len(self.users))
       self._cached_epoch = epoch
     return self._cached_order
+
+  def _user_uniform(self, rng: np.random.Generator) -> np.ndarray:
+    """len(rows) rows: a uniform user with rows, then one of its rows."""
+    users = rng.choice(np.flatnonzero(self._counts), len(self.users))
+    pick = (rng.random(len(users)) * self._counts[users]).astype(np.int64)
+    return self._by_user[self._starts[users] + pick]
 
   def batch(self, epoch: int, step: int) -> dict[str, np.ndarray]:
     """The batch at (epoch, step).

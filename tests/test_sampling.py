@@ -69,3 +69,36 @@ def test_alias_table_draws_the_distribution():
   freq = np.bincount(draws, minlength=5) / len(draws)
   np.testing.assert_allclose(freq, probs, atol=0.003)
   assert freq[1] == 0
+
+
+def test_user_uniform_examples_weigh_every_user_alike():
+  """'user_uniform': users uniform whatever their row counts, each user's
+  rows uniform, only real (user, item) rows; 'every_row' weighs users by
+  their rows."""
+  rng = np.random.default_rng(0)
+  # User 0 has 40 rows, users 1..4 have 2 each; user 5 has none.
+  users = np.concatenate([np.zeros(40, int), np.repeat(np.arange(1, 5), 2)])
+  items = np.concatenate([np.arange(40), rng.integers(0, 40, 8)])
+  from jaxrec.data.dataset import Interactions  # pylint: disable=g-import-not-at-top
+  train = Interactions(users, items)
+  draws = {'every_row': [], 'user_uniform': []}
+  for examples in draws:
+    b = sampling.BPRBatches(train, 6, 50, batch_size=48, seed=1,
+                            examples=examples)
+    for epoch in range(300):
+      x = b.batch(epoch, 0)
+      assert x['mask'].sum() == 48
+      draws[examples].append(np.stack([x['user'], x['pos']], 1))
+  real = set(zip(users.tolist(), items.tolist()))
+  for examples, d in draws.items():
+    d = np.concatenate(d)
+    assert set(map(tuple, d.tolist())) <= real
+    share = np.bincount(d[:, 0], minlength=6) / len(d)
+    if examples == 'user_uniform':
+      np.testing.assert_allclose(share[:5], 0.2, atol=0.01)
+      # User 0's 40 rows are drawn alike.
+      rows = np.bincount(d[d[:, 0] == 0, 1], minlength=40)
+      assert rows.min() > 0.6 * rows.mean()
+    else:
+      np.testing.assert_allclose(share[0], 40 / 48, atol=1e-9)
+    assert share[5] == 0

@@ -18,6 +18,7 @@ import numpy as np
 from absl import logging
 
 from jaxrec import checks
+from jaxrec import sampling
 from jaxrec import config as config_lib
 from jaxrec.errors import ConfigError
 from jaxrec.models.spec import ModelSpec
@@ -141,6 +142,8 @@ def check_config(config: ml_collections.ConfigDict, num_candidates: int | None,
   }, config_lib.base(config.model.name))
   checks.check_choice(config.negative_sampling, 'config.negative_sampling',
                       ('uniform', 'popularity'))
+  checks.check_choice(config.train_examples, 'config.train_examples',
+                      sampling.TRAIN_EXAMPLES)
   checks.check_choice(config.shard_graph, 'config.shard_graph', (False, True))
   checks.check_choice(config.shard_tables, 'config.shard_tables',
                       (False, True))

@@ -115,6 +115,11 @@ class ItemItem(base.TaskKind):
     data = item_graph.load_item_graph(config.data)
     base.check_config(config, data.num_items - 1,
                       self.metric_names(config))
+    if config.train_examples != 'every_row':
+      raise ConfigError(
+          f'config.train_examples={config.train_examples!r} draws users; '
+          f'{config.model.name} trains on item pairs (every edge each epoch): '
+          f"leave it at 'every_row'.")
     base.log_data(data.summary(), data.is_synthetic)
     features = {m: data.item_features[m] for m in config.model.features
                 if m in data.item_features}

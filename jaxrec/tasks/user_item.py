@@ -153,7 +153,8 @@ class UserItem(base.TaskKind):
     return sampling.BPRBatches(
         rows, ds.num_users, ds.num_items, size, c.seed,
         known=sampling.Known(ds.train.user, ds.train.item, ds.num_items),
-        num_negatives=None if classic else c.num_negatives, item_probs=probs)
+        num_negatives=None if classic else c.num_negatives, item_probs=probs,
+        examples=c.train_examples)
 
   def metric_names(self, config: ml_collections.ConfigDict) -> list[str]:
     """Every metric evaluate() returns, e.g. 'recall@20'."""
