@@ -167,7 +167,7 @@ def _graph_axes_any(graph: jraph.GraphsTuple) -> jraph.GraphsTuple:
 
 
 def shard_inputs(inputs: Any, num_shards: int,
-                 split: Callable[[jraph.GraphsTuple, int], Any] = None
+                 split: Callable[[jraph.GraphsTuple, int], Any] | None = None
                  ) -> tuple[Any, Any]:
   """Every graph in a model's inputs sharded D ways, and pmap's in_axes.
 
@@ -207,7 +207,7 @@ def place(inputs: Any, axes: Any, num_devices: int) -> Any:
 
 def step_inputs(inputs: Any, num_devices: int,
                 rows: Callable[[Any], Any] | None = None,
-                split: Callable[[jraph.GraphsTuple, int], Any] = None
+                split: Callable[[jraph.GraphsTuple, int], Any] | None = None
                 ) -> tuple[Any, Any]:
   """The train step's edge-sharded model inputs on device, and their in_axes.
 

@@ -7,10 +7,11 @@ keeps only those rows of the parameters and of Adam's moments, and
 computes only those rows of every propagation layer. Dealing the rows out
 in turn, rather than in contiguous blocks, gives each device about as many
 users, items and edges as the others (contiguous blocks of ML-100K put 4 of
-every 5 edges on one of 2 devices). A layer needs the rows its edges read: the senders of
-the edges into its block (its "halo"). Before each layer every device sends
-each other device the rows of its own block that the other needs, in one
-all_to_all (kernels_rows.py), so a device never holds the whole table.
+every 5 edges on one of 2 devices). A layer needs the rows its edges read,
+the senders of the edges into its rows (its "halo"): before each layer
+every device sends each other device the rows of its own that the other
+needs, in one all_to_all (kernels_rows.py), so no device holds the whole
+table.
 
 This module builds the per-device graph (host side) and moves a TrainState
 between its usual layout ([N, d] tables, what checkpoints and evaluation

@@ -3,6 +3,7 @@
 import numpy as np
 
 from jaxrec import sampling
+from jaxrec.data.dataset import Interactions
 from jaxrec.data import synthetic
 
 
@@ -79,7 +80,6 @@ def test_user_uniform_examples_weigh_every_user_alike():
   # User 0 has 40 rows, users 1..4 have 2 each; user 5 has none.
   users = np.concatenate([np.zeros(40, int), np.repeat(np.arange(1, 5), 2)])
   items = np.concatenate([np.arange(40), rng.integers(0, 40, 8)])
-  from jaxrec.data.dataset import Interactions  # pylint: disable=g-import-not-at-top
   train = Interactions(users, items)
   draws = {'every_row': [], 'user_uniform': []}
   for examples in draws:
