@@ -83,8 +83,7 @@ def is_row_sharded(graph: Any) -> bool:
 
 
 def _device_edges(graph: jraph.GraphsTuple, layout: RowLayout):
-  """Per device: (senders, local receivers, edge index) of its real edges,
-  in the graph's order (so local receivers ascend)."""
+  """Per device: (senders, local receivers, edge index) of its real edges."""
   real = int(graph.n_edge[0])
   senders = np.asarray(graph.senders)[:real]
   receivers = np.asarray(graph.receivers)[:real]
@@ -135,8 +134,8 @@ def shard_graph(graph: jraph.GraphsTuple, num_shards: int
   """The D per-device graphs of a graph from graphs.py, stacked [D, ...].
 
   Args:
-    graph: padded GraphsTuple, edges sorted by (receiver, sender) (host
-      arrays); its real nodes are the table's rows.
+    graph: padded GraphsTuple with its real edges first (host arrays);
+      its real nodes are the table's rows.
     num_shards: D >= 1.
 
   Returns:
@@ -145,8 +144,9 @@ def shard_graph(graph: jraph.GraphsTuple, num_shards: int
   """
   n = int(graph.n_node[0])
   rows = -(-n // num_shards)
-  blocks = _device_edges(graph, RowLayout(num_shards, rows, n, 0))
-  needs = [_needs(b[0], RowLayout(num_shards, rows, n, 0)) for b in blocks]
+  owners = RowLayout(num_shards, rows, n, halo=0)  # The halo comes next.
+  blocks = _device_edges(graph, owners)
+  needs = [_needs(b[0], owners) for b in blocks]
   halo = max(1, max(len(x) for per_device in needs for x in per_device))
   layout = RowLayout(num_shards, rows, n, halo)
   size = graphs.bucket(max(len(b[0]) for b in blocks))
@@ -157,8 +157,7 @@ def shard_graph(graph: jraph.GraphsTuple, num_shards: int
   for k, nd in enumerate(needs):
     for j, rows_jk in enumerate(nd):
       send[j, k, :len(rows_jk)] = rows_jk
-  stacked = jax.tree.map(lambda *xs: np.stack(xs).astype(xs[0].dtype),
-                         *per_device)
+  stacked = jax.tree.map(lambda *xs: np.stack(xs), *per_device)
   stacked['nodes']['send'] = send
   return jraph.GraphsTuple(
       nodes={k: v.astype(np.int32) for k, v in stacked['nodes'].items()},
