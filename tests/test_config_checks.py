@@ -39,6 +39,7 @@ RUN_FIELDS = [  # field, a value that cannot work
     ('num_negatives', 0), ('negative_power', -1.0), ('negative_power', math.nan),
     ('num_devices', -1), ('eval_every_epochs', 0), ('log_every_epochs', 0),
     ('eval_chunk_size', 0), ('patience', -1), ('negative_sampling', 'hard'),
+    ('train_examples', 'per_user'),
 ]
 
 
@@ -114,6 +115,7 @@ MODEL_FIELDS = [  # model, field, value
     ('pane_gnn', 'filter_threshold', math.nan), ('grcn', 'content_dim', 0),
     ('grcn', 'edge_dropout', 1.0), ('grcn', 'num_routing', -1),
     ('gcn_link', 'hidden_dim', 0), ('gcn_link', 'neg_ratio', 0),
+    ('pane_gnn', 'init', 'xavier'), ('siren', 'init', 'pytorch'),
 ]
 
 
