@@ -93,9 +93,11 @@ class StepMeter:
     self._clock, self._block, self._emit = clock, block, emit
     self._t0 = self._last = None
 
-  def tick(self, step: int, loss: Any) -> None:
+  def tick(self, step: int, loss: Any, live: Any = None) -> None:
     """After step number `step` (1-based) was dispatched; `loss` is its
-    output: a scalar, or stacked runs' [R] losses (their mean is shown)."""
+    output: a scalar, or stacked runs' [R] losses, whose mean over the runs
+    that trained the step (bool [R] live; a masked run's loss is 0 / 0) is
+    shown."""
     now = self._clock()
     if step <= WARMUP_STEPS:
       self._t0 = self._last = now
@@ -105,9 +107,10 @@ class StepMeter:
     self._block(loss)
     now = self._last = self._clock()
     rate = (step - WARMUP_STEPS) / max(now - self._t0, 1e-9)
+    shown = np.asarray(loss) if live is None else np.asarray(loss)[live]
     self._emit('epoch %d  step %d/%d  %.2f steps/s  batch loss %.5f  '
                'epoch ETA %s', self.epoch, step, self.steps, rate,
-               float(np.mean(loss)),
+               float(np.mean(shown)),
                format_duration((self.steps - step) / rate))
 
 

@@ -289,7 +289,7 @@ def _train_program(program: list[runs_lib.Run],
       params, opt_state, step_count, loss = p_step(
           params, opt_state, step_count, inputs, batches, steps, live, values)
       losses.append(loss)
-      meter.tick(s + 1, loss)
+      meter.tick(s + 1, loss, live)
     losses = np.asarray(jax.numpy.stack(losses))  # [steps, R]
     _end_epoch(program, trains, (params, opt_state, step_count), losses,
                lambda: outputs_fn(params, inputs), t0, t_start, failed)

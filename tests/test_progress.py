@@ -4,6 +4,7 @@ import logging
 import math
 
 import ml_collections
+import numpy as np
 import pytest
 
 from jaxrec import progress
@@ -143,6 +144,18 @@ def test_step_meter_blocks_only_when_it_prints():
   assert len(lines) == len(blocked) == 4
   assert lines[0].startswith('epoch 7  step 6/20  0.33 steps/s')
   assert 'epoch ETA 42s' in lines[0]
+
+
+def test_stacked_losses_show_the_mean_of_the_runs_that_trained():
+  clock, lines = _FakeClock(), []
+  meter = progress.StepMeter(1, 20, interval=0.0, clock=clock,
+                             block=lambda x: None,
+                             emit=lambda fmt, *a: lines.append(fmt % a))
+  for step in range(1, 4):  # A stopped run's loss is 0 / 0, masked out.
+    meter.tick(step, np.array([0.5, np.nan, 0.25]),
+               np.array([True, False, True]))
+    clock.t += 1.0
+  assert 'batch loss 0.37500' in lines[-1]
 
 
 def test_short_epochs_never_block():
