@@ -102,17 +102,14 @@ def _time_point(point: dict) -> dict:
 
 def _power_law_partition(seed: int = 0) -> dict:
   """Rows per device and rows received per layer on a skewed graph."""
-  import numpy as np  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, REPO)
-  from jaxrec import graphs, row_shards  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(seed)
+  # pylint: disable=g-import-not-at-top
+  from jaxrec import graphs, row_shards
+  from jaxrec.data import synthetic
+  # pylint: enable=g-import-not-at-top
   users, items = 50_000, 10_000
-  popularity = 1.0 / np.arange(1, items + 1)
-  pairs = np.unique(np.stack([
-      rng.integers(0, users, 1_000_000),
-      rng.choice(items, 1_000_000, p=popularity / popularity.sum())], 1),
-                    axis=0)
-  g = graphs.bipartite(pairs[:, 0], pairs[:, 1], users, items)
+  g = graphs.bipartite(*synthetic.power_law_pairs(users, items, seed=seed),
+                       users, items)
   out = {'users': users, 'items': items, 'real_edges': int(g.n_edge[0]),
          'by_devices': {}}
   for d in (2, 4, 8, 16, 64):

@@ -259,15 +259,13 @@ def _power_law_balance(seed: int = 0) -> dict:
   hard case for receiver blocks)."""
   import numpy as np  # pylint: disable=g-import-not-at-top
   sys.path.insert(0, REPO)
-  from jaxrec import graph_shards, graphs  # pylint: disable=g-import-not-at-top
-  rng = np.random.default_rng(seed)
+  # pylint: disable=g-import-not-at-top
+  from jaxrec import graph_shards, graphs
+  from jaxrec.data import synthetic
+  # pylint: enable=g-import-not-at-top
   users, items = 50_000, 10_000
-  popularity = 1.0 / np.arange(1, items + 1)
-  pairs = np.unique(np.stack([
-      rng.integers(0, users, 1_000_000),
-      rng.choice(items, 1_000_000, p=popularity / popularity.sum())], 1),
-                    axis=0)
-  g = graphs.bipartite(pairs[:, 0], pairs[:, 1], users, items)
+  g = graphs.bipartite(*synthetic.power_law_pairs(users, items, seed=seed),
+                       users, items)
   in_edges = np.asarray(g.nodes['in_edges'])[:users + items]
   return {'users': users, 'items': items, 'real_edges': int(g.n_edge[0]),
           'max_in_degree': int(in_edges.max()),

@@ -262,3 +262,22 @@ def generate_planted(num_users: int = 600,
           f'num_clusters={num_clusters}, noise={noise}, seed={seed}')
   return (_dataset(train, num_users, item_cluster, features, args),
           Planted(user_cluster, item_cluster, is_noise))
+
+
+def power_law_pairs(num_users: int = 50_000, num_items: int = 10_000,
+                    draws: int = 1_000_000, seed: int = 0
+                    ) -> tuple[np.ndarray, np.ndarray]:
+  """Distinct (user, item) pairs with item popularity ~ rank^-1: a few items
+  hold many edges (the hard case for partitioning a graph; the scaling
+  benchmarks use it). Users uniform; duplicate draws merged.
+
+  Returns:
+    (users, items) int arrays, sorted by user then item.
+  """
+  rng = np.random.default_rng(seed)
+  popularity = 1.0 / np.arange(1, num_items + 1)
+  pairs = np.unique(np.stack([
+      rng.integers(0, num_users, draws),
+      rng.choice(num_items, draws, p=popularity / popularity.sum())], 1),
+                    axis=0)
+  return pairs[:, 0], pairs[:, 1]
