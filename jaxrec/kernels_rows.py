@@ -106,8 +106,9 @@ def layer_mean(impl: str, adj: RowAdjacency, w: jax.Array, x: jax.Array,
                num_layers: int) -> jax.Array:
   """This device's rows of mean_{k=0..K} A^k x: [R, d] -> [R, d].
 
-  The same sums as kernels.layer_mean, so the forward is bit-identical to
-  the unsharded one; its backward adds each row's terms in another order.
+  The same terms as kernels.layer_mean, each row's added in the order of
+  their halo positions (owner by owner): equal to the unsharded sums up to
+  float rounding.
   """
   return kernels.layer_mean_value(lambda h: propagate(impl, adj, w, h), x,
                                   num_layers)
