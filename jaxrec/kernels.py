@@ -201,21 +201,29 @@ def _edges_to_nodes(adj: Adjacency, g: jax.Array, at: str,
                              indices_are_sorted=at == 'receivers')
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 3))
-def gather(at: str, adj: Adjacency, x: jax.Array, impl: str) -> jax.Array:
-  """x[adj.<at>]: float [N, ...] -> [E, ...]; backward by kernel `impl`."""
-  return take_rows(x, getattr(adj, at))
+def make_gather(edges_to_nodes: Callable[..., jax.Array]):
+  """gather(at, adj, x, impl) = x[adj.<at>] with a custom VJP whose backward
+  is edges_to_nodes(adj, g, at, impl) (kernels_sharded passes its own, for
+  a device's edges)."""
+
+  @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 3))
+  def gather(at: str, adj, x: jax.Array, impl: str) -> jax.Array:
+    del impl  # The backward's kernel.
+    return take_rows(x, getattr(adj, at))
+
+  def fwd(at, adj, x, impl):
+    del impl
+    return take_rows(x, getattr(adj, at)), adj
+
+  def bwd(at, impl, adj, g):
+    return None, edges_to_nodes(adj, g, at, impl)
+
+  gather.defvjp(fwd, bwd)
+  return gather
 
 
-def _gather_fwd(at, adj, x, impl):
-  return take_rows(x, getattr(adj, at)), adj
-
-
-def _gather_bwd(at, impl, adj, g):
-  return None, _edges_to_nodes(adj, g, at, impl)
-
-
-gather.defvjp(_gather_fwd, _gather_bwd)
+# x[adj.<at>]: float [N, ...] -> [E, ...]; backward by kernel `impl`.
+gather = make_gather(_edges_to_nodes)
 
 
 # Edges per chunk of a CPU edge_dot: the [chunk, d] intermediates stay in

@@ -14,7 +14,9 @@ edge-sharded kernels (kernels_sharded.py), every node value and every
 cotangent here is complete on the device that owns its row: a table's
 gradient needs no sum across devices.
 
-Rows the loss reads by global id (a batch's users and items, on any
+propagate and layer_mean take kernels.propagate's and layer_mean's
+arguments (ops.py dispatches on the adjacency); the per-edge operations
+(gather, edge_dot) have no row-sharded form. Rows the loss reads by global id (a batch's users and items, on any
 device) come from their owners by gather_rows: each device contributes the
 batch rows it owns and a psum_scatter hands every device its own.
 """
@@ -96,22 +98,24 @@ def _product_bwd(impl, residuals, g):
 _product.defvjp(_product_fwd, _product_bwd)
 
 
-def propagate(impl: str, adj: RowAdjacency, w: jax.Array,
+def propagate(impl: str, symmetric: bool, adj: RowAdjacency, w: jax.Array,
               x: jax.Array) -> jax.Array:
-  """This device's rows of A(w) x: x [R, d] -> [R, d]; w fixed."""
+  """This device's rows of A(w) x: x [R, d] -> [R, d]; w fixed. `symmetric`
+  is kernels.propagate's, unused: the backward reads A_k^T's own CSR."""
+  del symmetric
   return _product(impl, adj, w, exchange(adj, x))
 
 
 def layer_mean(impl: str, adj: RowAdjacency, w: jax.Array, x: jax.Array,
-               num_layers: int) -> jax.Array:
+               num_layers: int, symmetric: bool) -> jax.Array:
   """This device's rows of mean_{k=0..K} A^k x: [R, d] -> [R, d].
 
   The same terms as kernels.layer_mean, each row's added in the order of
   their halo positions (owner by owner): equal to the unsharded sums up to
   float rounding.
   """
-  return kernels.layer_mean_value(lambda h: propagate(impl, adj, w, h), x,
-                                  num_layers)
+  return kernels.layer_mean_value(
+      lambda h: propagate(impl, symmetric, adj, w, h), x, num_layers)
 
 
 def gather_rows(layout: RowLayout, x: jax.Array, ids: jax.Array) -> jax.Array:

@@ -97,23 +97,9 @@ def _edges_to_nodes(adj: ShardedAdjacency, g: jax.Array, at: str,
                              indices_are_sorted=at == 'receivers')
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 3))
-def gather(at: str, adj: ShardedAdjacency, x: jax.Array,
-           impl: str) -> jax.Array:
-  """x[adj.<at>] on this device's edges: [N, ...] -> [E_s, ...]."""
-  return take_rows(x, getattr(adj, at))
-
-
-def _gather_fwd(at, adj, x, impl):
-  return take_rows(x, getattr(adj, at)), adj
-
-
-def _gather_bwd(at, impl, adj, g):
-  # This device's part of dx; the train step's psum adds the others'.
-  return None, _edges_to_nodes(adj, g, at, impl)
-
-
-gather.defvjp(_gather_fwd, _gather_bwd)
+# x[adj.<at>] on this device's edges: [N, ...] -> [E_s, ...]. Its backward
+# gives this device's part of dx; the train step's psum adds the others'.
+gather = kernels.make_gather(_edges_to_nodes)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))

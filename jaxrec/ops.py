@@ -74,14 +74,19 @@ def adjacency(graph: jraph.GraphsTuple) -> AnyAdjacency:
                    jnp.asarray(graph.edges['reverse']), indptr)
 
 
-def _kernels(adj: AnyAdjacency):
-  """The module whose custom-VJP functions handle this adjacency."""
+def _kernels(adj: AnyAdjacency, op: str):
+  """The custom-VJP function `op` of the module that handles this adjacency.
+
+  Row-sharded graphs have the fixed-weight propagations only (propagate,
+  layer_mean); ModelSpec.row_tables marks the models that use no other.
+  """
   if isinstance(adj, RowAdjacency):
-    # Only the fixed-weight propagations (lightgcn, propagate) have a
-    # row-sharded form; ModelSpec.row_tables marks the models that use no
-    # other operation.
-    raise NotImplementedError('This operation has no row-sharded form.')
-  return kernels_sharded if isinstance(adj, ShardedAdjacency) else kernels
+    module = kernels_rows
+  else:
+    module = kernels_sharded if isinstance(adj, ShardedAdjacency) else kernels
+  if not hasattr(module, op):
+    raise NotImplementedError(f'ops.{op} has no row-sharded form.')
+  return getattr(module, op)
 
 
 def table_rows(graph: jraph.GraphsTuple, num_rows: int) -> int:
@@ -115,7 +120,7 @@ def gather(adj: AnyAdjacency, x: jax.Array, at: str,
   """
   if at not in ('receivers', 'senders'):
     raise ValueError(f"at must be 'receivers' or 'senders', got {at!r}.")
-  return _kernels(adj).gather(at, adj, x, kernels.resolve(impl))
+  return _kernels(adj, 'gather')(at, adj, x, kernels.resolve(impl))
 
 
 def edge_dot(adj: AnyAdjacency, x: jax.Array, y: jax.Array,
@@ -131,7 +136,7 @@ def edge_dot(adj: AnyAdjacency, x: jax.Array, y: jax.Array,
   Returns:
     float [E].
   """
-  return _kernels(adj).edge_dot(kernels.resolve(impl), adj, x, y)
+  return _kernels(adj, 'edge_dot')(kernels.resolve(impl), adj, x, y)
 
 
 def propagate(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
@@ -150,10 +155,8 @@ def propagate(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d].
   """
-  if isinstance(adj, RowAdjacency):  # Fixed weights only.
-    return kernels_rows.propagate(kernels.resolve(impl), adj, weights, x)
-  return _kernels(adj).propagate(kernels.resolve(impl), symmetric, adj,
-                                 weights, x)
+  return _kernels(adj, 'propagate')(kernels.resolve(impl), symmetric, adj,
+                                    weights, x)
 
 
 def lightgcn(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
@@ -179,11 +182,8 @@ def lightgcn(adj: AnyAdjacency, weights: jax.Array, x: jax.Array,
   Returns:
     float [N, d] the mean over layers 0..K.
   """
-  if isinstance(adj, RowAdjacency):
-    return kernels_rows.layer_mean(kernels.resolve(impl), adj, weights, x,
-                                   num_layers)
-  return _kernels(adj).layer_mean(kernels.resolve(impl), adj, weights, x,
-                                  num_layers, symmetric)
+  return _kernels(adj, 'layer_mean')(kernels.resolve(impl), adj, weights,
+                                     x, num_layers, symmetric)
 
 
 def lightgcn_on_graph(graph: jraph.GraphsTuple, x: jax.Array,
