@@ -8,8 +8,6 @@ subprocess, as tests/test_train.py does.
 """
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -17,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import fake_devices
 from jaxrec import graph_shards
 from jaxrec import graphs
 from jaxrec import kernels
@@ -253,18 +252,8 @@ def test_two_sharded_devices_match_one_device():
   Runs in a subprocess that retries an abort (exit 134) of XLA:CPU
   collectives on 2-core machines, as test_two_devices_match_one_device.
   """
-  code = _TRAIN.format(repo=REPO, steps=2)
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env.update(JAX_PLATFORMS='cpu', XLA_FLAGS=_FAST_COMPILE)
-  for _ in range(3):
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300, env=env)
-    if proc.returncode == 134:
-      continue
-    if 'Unknown flag' in proc.stderr and 'XLA_FLAGS' in env:
-      del env['XLA_FLAGS']  # An XLA without these options: compile as usual.
-      continue
-    break
+  proc = fake_devices.run_python(_TRAIN.format(repo=REPO, steps=2),
+                                 _FAST_COMPILE)
   assert proc.returncode == 0, proc.stderr[-3000:]
   results = [line.split()[1:] for line in proc.stdout.splitlines()
              if line.startswith('RESULT')]

@@ -1,8 +1,6 @@
 """PANE-GNN and SiReN: graphs, losses against numpy, filter, variants, protocol."""
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 
 import test_pane_gnn_reference
+import fake_devices
 from configs import pane_gnn_synthetic
 from configs import siren_synthetic
 from jaxrec import checkpoint
@@ -419,16 +418,7 @@ def test_two_devices_match_one_device_with_dropout_and_infonce(arg):
   In reference mode the InfoNCE denominator and the batch size are sums over
   both devices' shards.
   """
-  code = _TWO_DEVICES.format(repo=REPO, arg=arg)
-  # The environment must not undo the CPU platform (JAX_PLATFORMS=cuda) or
-  # set the device count another way (XLA_FLAGS).
-  env = {k: v for k, v in os.environ.items() if k != 'XLA_FLAGS'}
-  env['JAX_PLATFORMS'] = 'cpu'
-  for _ in range(3):
-    proc = subprocess.run([sys.executable, '-c', code], capture_output=True,
-                          text=True, timeout=300, env=env)
-    if proc.returncode != 134:  # XLA:CPU collective abort: retry.
-      break
+  proc = fake_devices.run_python(_TWO_DEVICES.format(repo=REPO, arg=arg))
   assert proc.returncode == 0, proc.stderr[-3000:]
   loss_diff = float(proc.stdout.split('LOSSDIFF')[1].split()[0])
   assert loss_diff < 1e-4
