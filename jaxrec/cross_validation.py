@@ -199,9 +199,9 @@ def _strip(result: Mapping[str, float], split: str) -> dict[str, float]:
           if k.startswith(prefix)}
 
 
-def _record(config: ml_collections.ConfigDict, run_dir: str, index: int,
-            result: Mapping[str, float], seconds: float) -> dict[str, Any]:
-  """A trained run's entry of cv.json's 'runs'."""
+def run_record(config: ml_collections.ConfigDict, run_dir: str, index: int,
+               result: Mapping[str, float], seconds: float) -> dict[str, Any]:
+  """A trained run's entry of cv.json's 'runs' (result: its best metrics)."""
   record = final_record(run_dir)
   test_epoch, best_test = best_test_epoch(run_dir, config.selection_metric)
   return {
@@ -331,15 +331,24 @@ def write(config: ml_collections.ConfigDict, workdir: str, unit: str,
     'selection_metric', and 'baselines': name -> {'mean', 'std'} (e.g.
     MostPop).
   """
-  runs = [_record(cfg, os.path.join(workdir, f'{unit}_{i}'), i, result,
-                  seconds)
+  runs = [run_record(cfg, os.path.join(workdir, f'{unit}_{i}'), i, result,
+                     seconds)
           for i, (cfg, (result, seconds)) in enumerate(zip(configs, trained))]
   logging.info('Test metrics of the best checkpoints:\n%s',
                evaluate.format_table(
                    {f'{unit} {r["index"]}': r['test'] for r in runs}))
+  cv = summary(config, unit, runs, name)
+  files.write_json(os.path.join(workdir, CV_FILE), cv)
+  return cv
+
+
+def summary(config: ml_collections.ConfigDict, unit: str,
+            runs: Sequence[Mapping[str, Any]], name: str | None = None
+            ) -> dict[str, Any]:
+  """What cv.json holds (see write()), from the runs' run_record()s."""
   mean, std = summarize([r['test'] for r in runs])
   best_mean, best_std = summarize([r['best_test'] for r in runs])
-  cv = {
+  return {
       'name': name or default_name(config),
       'model': config.model.name,
       'unit': unit,
@@ -351,8 +360,6 @@ def write(config: ml_collections.ConfigDict, workdir: str, unit: str,
       'best_test': {'mean': best_mean, 'std': best_std},
       'baselines': _summarize_baselines(runs),
   }
-  files.write_json(os.path.join(workdir, CV_FILE), cv)
-  return cv
 
 
 def load(workdir: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping, Sequence
 
-from jaxrec import cross_validation
+from jaxrec import cv_unfinished
 from jaxrec.errors import ConfigError
 
 # Column labels of the papers' tables; other metrics keep their own name.
@@ -31,14 +31,15 @@ def load_many(workdirs: Sequence[str]) -> dict[str, dict[str, Any]]:
 
   Args:
     workdirs: folders written by cross_validation.run()
-      (launch/cross_validate.py).
+      (launch/cross_validate.py); one still under way gives its finished
+      runs (cv_unfinished), with 'unfinished' set.
 
   Returns:
     label -> results, in the order given. The label is the results' name;
     where names collide it is the folder's name (or, if those collide too,
     its path).
   """
-  results = [(os.path.normpath(w), cross_validation.load(w))
+  results = [(os.path.normpath(w), cv_unfinished.load(w))
              for w in workdirs]
 
   def collide(labels):
@@ -54,6 +55,16 @@ def load_many(workdirs: Sequence[str]) -> dict[str, dict[str, Any]]:
   if collide(labels):
     raise ConfigError(f'A folder is named twice: {sorted(collide(labels))}.')
   return {l: r for l, (_, r) in zip(labels, results)}
+
+
+def run_count(result: Mapping[str, Any]) -> str:
+  """'5 folds', or '2 of 5 folds (0, 3; unfinished)' while runs still train."""
+  unit, done = result['unit'], len(result['runs'])
+  part = result.get('unfinished')
+  if not part:
+    return f'{done} {unit}s'
+  which = ', '.join(str(i) for i in part['finished'])
+  return f'{done} of {part["of"]} {unit}s ({which}; unfinished)'
 
 
 def baseline_rows(results: Mapping[str, Mapping[str, Any]]

@@ -24,6 +24,7 @@ import re
 from typing import Any, Mapping, Sequence
 
 from jaxrec import cross_validation
+from jaxrec import cv_unfinished
 from jaxrec import cv_tables
 from jaxrec import evaluate
 from jaxrec import train
@@ -68,15 +69,8 @@ def is_cv(workdir: str) -> bool:
 
 def cv_runs(workdir: str) -> dict[str, str]:
   """A cross-validation's runs: {'fold 0': path, ...} in index order."""
-  if not os.path.isdir(workdir):
-    return {}
-  found = []
-  for name in os.listdir(workdir):
-    match = re.fullmatch(r'(fold|seed)_(\d+)', name)
-    path = os.path.join(workdir, name)
-    if match and os.path.exists(os.path.join(path, 'metrics.jsonl')):
-      found.append((int(match[2]), f'{match[1]} {match[2]}', path))
-  return {label: path for _, label, path in sorted(found)}
+  return {f'{unit} {i}': path
+          for i, (unit, path) in cv_unfinished.run_dirs(workdir).items()}
 
 
 def curves(records: Sequence[Mapping[str, Any]]

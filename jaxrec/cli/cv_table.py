@@ -7,7 +7,9 @@ r"""Combines cross-validation folders into one Markdown table (mean±std, %).
       --paper="PANE-GNN (paper, ML-1M):27.97/20.50/34.70"
 
 (python launch/cv_table.py and python -m jaxrec cv-table take the same
-flags.) Each folder is one written by jaxrec-cross-validate (its cv.json). A
+flags.) Each folder is one written by jaxrec-cross-validate (its cv.json);
+one still training gives the runs finished so far, and the footer says how
+many of how many (e.g. 'PANE-GNN: 2 of 5 folds (1, 2; unfinished)'). A
 row is labelled by the run's name (the model's label, e.g. with its ablation
 variant), or by the folder's name where names collide. Each method gets two
 rows: 'val-selected' (the checkpoint chosen on validation, jaxrec's number)
@@ -71,7 +73,7 @@ def main(argv: list[str]) -> None:
   else:
     table = cv_tables.format_table(results, metrics=_METRICS.value, ks=ks)
     notes = ''
-  runs = ', '.join(f'{label}: {len(r["runs"])} {r["unit"]}s'
+  runs = ', '.join(f'{label}: {cv_tables.run_count(r)}'
                    for label, r in results.items() if 'runs' in r)
   text = (f'{table}\n\nTest mean±std over runs (population std), in percent; '
           f'{runs}.{notes}\n')
