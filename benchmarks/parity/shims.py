@@ -180,4 +180,6 @@ def tqdm_if_missing() -> None:
 
   module = types.ModuleType('tqdm')
   module.tqdm = _Bar
+  # torch._dynamo's find_spec refuses a module whose __spec__ is None.
+  module.__spec__ = importlib.machinery.ModuleSpec('tqdm', None)
   sys.modules['tqdm'] = module
