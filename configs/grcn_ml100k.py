@@ -18,7 +18,9 @@ Movielens command (paper / authors' code); the learning rate (1e-3), batch
 on validation recall@10) were measured here: at the README's 1e-4, GRCN
 needed ~30 epochs on leave-one-out ML-100K just to pass MostPop, and 1e-3
 ended higher (test recall@20 0.17 against 0.145; benchmarks/
-grcn_mostpop.py).
+grcn_mostpop.py). This config unchanged (RecBole's files, so modality
+'class'; seed 0): test recall@20 / nDCG@20 0.350 / 0.306 against MostPop's
+0.185 / 0.167 (best epoch 135).
 """
 
 from configs import common
