@@ -49,8 +49,9 @@ def summarize(workdir: str) -> dict[str, Any]:
     the seed_<r> folders present)}.
   """
   dirs = run_dirs(workdir)
-  finished = {i: (unit, path) for i, (unit, path) in dirs.items()
-              if cross_validation.final_record(path)}
+  finals = {i: cross_validation.final_record(path)
+            for i, (_, path) in dirs.items()}
+  finished = [i for i, record in finals.items() if record]
   if not finished:
     started = ', '.join(os.path.basename(p) for _, p in dirs.values())
     raise ConfigError(
@@ -63,21 +64,21 @@ def summarize(workdir: str) -> dict[str, Any]:
     raise ConfigError(f'{workdir} holds both fold_<k>/ and seed_<r>/ runs: '
                       f'name a folder of one cross-validation.')
   unit = units.pop()
-  runs, config = [], None
-  for index, (_, path) in finished.items():
+  runs = []
+  for index in finished:
+    path = dirs[index][1]
     config = evaluate.load_config(path)
-    runs.append(cross_validation.run_record(
-        config, path, index, cross_validation.final_record(path), 0.0))
+    runs.append(cross_validation.run_record(config, path, index,
+                                            finals[index], 0.0))
   planned = config.data.num_folds if unit == 'fold' else len(dirs)
   cv = cross_validation.summary(config, unit, runs)
-  cv['unfinished'] = {'finished': sorted(finished), 'of': planned}
+  cv['unfinished'] = {'finished': finished, 'of': planned}
   return cv
 
 
 def load(workdir: str) -> dict[str, Any]:
   """WORKDIR/cv.json if the cross-validation has finished, else summarize()."""
-  if os.path.exists(os.path.join(workdir, cross_validation.CV_FILE)):
+  if (os.path.exists(os.path.join(workdir, cross_validation.CV_FILE)) or
+      not os.path.isdir(workdir)):  # load's error names a missing folder
     return cross_validation.load(workdir)
-  if not os.path.isdir(workdir):
-    return cross_validation.load(workdir)  # its error names the problem
   return summarize(workdir)

@@ -24,8 +24,8 @@ import re
 from typing import Any, Mapping, Sequence
 
 from jaxrec import cross_validation
-from jaxrec import cv_unfinished
 from jaxrec import cv_tables
+from jaxrec import cv_unfinished
 from jaxrec import evaluate
 from jaxrec import train
 from jaxrec.errors import UserError
