@@ -406,6 +406,7 @@ _TWO_DEVICES = textwrap.dedent('''
       new, loss = step(state, inputs, train.shard(batch, n), 0)
       out.append((float(loss), np.concatenate(
           [np.ravel(x) for x in jax.tree.leaves(new.params)])))
+    print('LOSS', out[0][0])
     print('LOSSDIFF', abs(out[0][0] - out[1][0]))
     print('MAXDIFF', float(np.abs(out[0][1] - out[1][1]).max()))
 ''')
@@ -420,6 +421,9 @@ def test_two_devices_match_one_device_with_dropout_and_infonce(arg):
   """
   proc = fake_devices.run_python(_TWO_DEVICES.format(repo=REPO, arg=arg))
   assert proc.returncode == 0, proc.stderr[-3000:]
+  loss = float(proc.stdout.split('LOSS ')[1].split()[0])
   loss_diff = float(proc.stdout.split('LOSSDIFF')[1].split()[0])
-  assert loss_diff < 1e-4
+  # Reference mode sums the loss over the batch (thousands), where one
+  # float32 ulp is 2.4e-4: the bound is relative there.
+  assert loss_diff < max(1e-4, 1e-6 * abs(loss))
   assert float(proc.stdout.split('MAXDIFF')[-1]) < 1e-5
